@@ -1,0 +1,25 @@
+"""minigrad-fn: trace pure Python functions to a jaxpr-like IR and differentiate them by VJP rules.
+
+    import minigrad_fn as mg, minigrad_fn.numpy as mnp
+    mg.grad(lambda x: mnp.sum(mnp.tanh(x) ** 2))(np.ones(3))
+"""
+from __future__ import annotations
+
+import os as _os
+
+import tracing as _tracing
+from tracing import (ArgumentError, ClosedJaxpr, ConcretizationError, DTypeError, Jaxpr,  # noqa: F401
+                     JaxprTypeError, LeakedTracerError, MinigradError, OpError, ShapeError, TracerError,
+                     eval_jaxpr, make_jaxpr, typecheck)
+
+_tracing.register_internal_dir(_os.path.dirname(_os.path.abspath(__file__)))
+
+from . import numpy  # noqa: E402,F401  (attaches the array methods to tracers)
+from . import nn  # noqa: E402,F401
+from .autodiff import GradTypeError, grad, value_and_grad, vjp  # noqa: E402,F401
+from .numpy import UnsupportedError  # noqa: E402,F401
+
+__all__ = ["grad", "value_and_grad", "vjp", "make_jaxpr", "eval_jaxpr", "typecheck", "numpy", "nn",
+           "MinigradError", "ShapeError", "DTypeError", "TracerError", "ConcretizationError",
+           "LeakedTracerError", "ArgumentError", "GradTypeError", "UnsupportedError", "OpError",
+           "JaxprTypeError"]

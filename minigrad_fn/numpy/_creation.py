@@ -1,0 +1,71 @@
+"""Array creation. Constants are plain numpy arrays (they never depend on traced inputs), except
+`array`/`asarray` of traced values, which stay traced."""
+from __future__ import annotations
+
+import numpy as np
+
+from tracing import Tracer
+
+from ._core import as_array
+
+
+def array(object, dtype=None, copy=True, ndmin=0):  # noqa: A002
+    """numpy.array; traced values (or lists holding them) stay traced."""
+    if isinstance(object, Tracer) or (isinstance(object, (list, tuple)) and _has_tracer(object)):
+        a = as_array(object, np.dtype(dtype) if dtype is not None else None)
+        if ndmin > a.ndim:
+            from ._shape import reshape
+            a = reshape(a, (1,) * (ndmin - a.ndim) + a.shape)
+        return a
+    return np.array(object, dtype=dtype, copy=copy, ndmin=ndmin)
+
+
+def asarray(a, dtype=None, order=None):
+    """numpy.asarray; traced values stay traced (cast when dtype is given)."""
+    if isinstance(a, Tracer) or (isinstance(a, (list, tuple)) and _has_tracer(a)):
+        return as_array(a, np.dtype(dtype) if dtype is not None else None)
+    return np.asarray(a, dtype=dtype)
+
+
+def _has_tracer(seq) -> bool:
+    return any(isinstance(e, Tracer) or (isinstance(e, (list, tuple)) and _has_tracer(e)) for e in seq)
+
+
+def _like_shape(a, dtype, shape):
+    dt = np.dtype(dtype) if dtype is not None else np.dtype(a.dtype) if hasattr(a, "dtype") else np.asarray(a).dtype
+    return (np.shape(a) if shape is None and not isinstance(a, Tracer) else a.shape if shape is None else shape), dt
+
+
+def zeros_like(a, dtype=None, shape=None):
+    """numpy.zeros_like (a constant, even for a traced a)."""
+    s, dt = _like_shape(a, dtype, shape)
+    return np.zeros(s, dt)
+
+
+def ones_like(a, dtype=None, shape=None):
+    """numpy.ones_like (a constant, even for a traced a)."""
+    s, dt = _like_shape(a, dtype, shape)
+    return np.ones(s, dt)
+
+
+def empty_like(a, dtype=None, shape=None):
+    """numpy.empty_like, given zeros (a constant)."""
+    return zeros_like(a, dtype, shape)
+
+
+def full_like(a, fill_value, dtype=None, shape=None):
+    """numpy.full_like; a traced fill value is broadcast (and stays traced)."""
+    s, dt = _like_shape(a, dtype, shape)
+    return full(s, fill_value, dt)
+
+
+def full(shape, fill_value, dtype=None):
+    """numpy.full; a traced fill value is broadcast (and stays traced)."""
+    if isinstance(fill_value, Tracer):
+        from ._shape import broadcast_to
+        return broadcast_to(as_array(fill_value, np.dtype(dtype) if dtype else None), shape)
+    return np.full(shape, fill_value, dtype)
+
+
+zeros, ones, empty, eye, identity, arange, linspace, tri = (
+    np.zeros, np.ones, np.zeros, np.eye, np.identity, np.arange, np.linspace, np.tri)

@@ -1,0 +1,157 @@
+"""numpy indexing on traced arrays: basic (ints, slices, None, Ellipsis) and integer-array indexing.
+
+Slices become the `slice` primitive (with `rev` for negative steps); integer arrays become one `gather`
+on the indexed axes moved to the front, then a transpose to numpy's placement of the result axes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from tracing import ShapeError, Tracer
+
+from .. import primitives as P
+from ._core import UnsupportedError, as_array, normalize_axis
+from ._shape import reshape
+
+
+def _is_int(k) -> bool:
+    return isinstance(k, (int, np.integer)) and not isinstance(k, (bool, np.bool_))
+
+
+def _is_array_index(k) -> bool:
+    return isinstance(k, (Tracer, np.ndarray, list)) or (isinstance(k, (bool, np.bool_)))
+
+
+def _expand_key(key, ndim):
+    if not isinstance(key, tuple):
+        key = (key,)
+    out = []
+    for k in key:
+        if isinstance(k, np.ndarray) and k.dtype == np.dtype(bool) or (isinstance(k, list) and k and all(isinstance(e, (bool, np.bool_)) for e in k)):
+            k = np.asarray(k)
+            out.extend(np.nonzero(k))  # a concrete mask is a tuple of index arrays
+            continue
+        if isinstance(k, Tracer) and k.dtype == np.dtype(bool):
+            raise UnsupportedError(f"indexing with a traced boolean mask {k.aval} gives a data-dependent shape",
+                                   "Use minigrad_fn.numpy.where(mask, x, 0) instead of x[mask].")
+        out.append(k)
+    n_ell = sum(1 for k in out if k is Ellipsis)
+    if n_ell > 1:
+        raise IndexError("an index can only have a single ellipsis ('...')")
+    used = sum(1 for k in out if k is not None and k is not Ellipsis)
+    if used > ndim:
+        raise IndexError(f"too many indices for array: array is {ndim}-dimensional, but {used} were indexed")
+    if n_ell:
+        i = out.index(Ellipsis)
+        out[i:i + 1] = [slice(None)] * (ndim - used)
+    else:
+        out.extend([slice(None)] * (ndim - used))
+    return out
+
+
+def getitem(x, key):
+    """x[key] with numpy's semantics, traceable."""
+    x = as_array(x)
+    key = _expand_key(key, x.ndim)
+    advanced = any(not isinstance(k, slice) and k is not None and not _is_int(k) for k in key)
+    if advanced and any(k is None for k in key):
+        raise UnsupportedError("indexing that mixes None (newaxis) with integer arrays is not supported",
+                               "Index in two steps: x[idx][:, None].")
+    # 1. slices (and plain ints when there is no advanced index) on each axis
+    start, limit, stride, flip = [], [], [], []
+    dim = 0
+    squeeze_axes = []
+    for k in key:
+        if k is None:
+            continue
+        n = x.shape[dim]
+        if isinstance(k, slice):
+            s, e, st = k.indices(n)
+            if st > 0:
+                start.append(s); limit.append(max(s, e)); stride.append(st)
+            else:
+                # reverse, then slice forwards: element i of the result is x[s + i * st]
+                count = len(range(s, e, st))
+                lo = n - 1 - s if count else 0
+                start.append(lo); limit.append(lo + (count - 1) * -st + 1 if count else 0)
+                stride.append(-st); flip.append(dim)
+        elif _is_int(k) and not advanced:
+            i = int(k)
+            if not -n <= i < n:
+                raise IndexError(f"index {i} is out of bounds for axis {dim} with size {n}")
+            i %= n
+            start.append(i); limit.append(i + 1); stride.append(1); squeeze_axes.append(dim)
+        else:
+            start.append(0); limit.append(n); stride.append(1)
+        dim += 1
+    if flip:
+        x = P.rev(x, flip)
+    x = P.slice(x, start, limit, stride)
+    if advanced:
+        return _advanced(x, key)
+    x = P.squeeze(x, squeeze_axes)
+    new_axes = []
+    pos = 0
+    for k in key:
+        if k is None:
+            new_axes.append(pos)
+            pos += 1
+        elif not _is_int(k):
+            pos += 1
+    return P.expand_dims(x, new_axes) if new_axes else x
+
+
+def _advanced(x, key):
+    # every key entry is now a full slice or an index (int, list, array, tracer), one per axis of x
+    idx_axes = [d for d, k in enumerate(key) if not isinstance(k, slice)]
+    idx = [as_array(key[d]) for d in idx_axes]
+    for d, i in zip(idx_axes, idx):
+        if i.dtype.kind not in "iu":
+            raise IndexError(f"arrays used as indices must be of integer (or boolean) type, got {i.dtype.name}")
+        if not isinstance(i, Tracer) and i.size and (i.max() >= x.shape[d] or i.min() < -x.shape[d]):
+            raise IndexError(f"index {int(i.max()) if i.max() >= x.shape[d] else int(i.min())} is out of bounds "
+                             f"for axis {d} with size {x.shape[d]}")
+    try:
+        bshape = np.broadcast_shapes(*[i.shape for i in idx])
+    except ValueError:
+        raise ShapeError(f"indexing: index arrays of shapes {[i.shape for i in idx]} cannot be broadcast together")
+    cols = [P.broadcast_in_dim(as_array(i, np.dtype(np.int64)), bshape, tuple(range(len(bshape) - i.ndim, len(bshape))))
+            for i in idx]
+    stacked = P.concatenate([P.expand_dims(c, (len(bshape),)) for c in cols], len(bshape))
+    rest = [d for d in range(x.ndim) if d not in idx_axes]
+    moved = P.transpose(x, idx_axes + rest)
+    out = P.gather(moved, stacked)
+    contiguous = idx_axes == list(range(idx_axes[0], idx_axes[0] + len(idx_axes)))
+    if contiguous and idx_axes[0] > 0:
+        nb, p = len(bshape), idx_axes[0]
+        perm = list(range(nb, nb + p)) + list(range(nb)) + list(range(nb + p, out.ndim))
+        out = P.transpose(out, perm)
+    return out
+
+
+def take(a, indices, axis=None, out=None, mode=None):
+    """numpy.take: elements along an axis (the flattened array when axis is None)."""
+    a = as_array(a)
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    ax = normalize_axis(axis, a.ndim, "take")
+    return getitem(a, (slice(None),) * ax + (as_array(indices),))
+
+
+def take_along_axis(arr, indices, axis):
+    """numpy.take_along_axis: pick along `axis` with an index array shaped like arr."""
+    a = as_array(arr)
+    indices = as_array(indices)
+    if axis is None:
+        a, axis = reshape(a, (-1,)), 0
+    ax = normalize_axis(axis, a.ndim, "take_along_axis")
+    if indices.ndim != a.ndim:
+        raise ShapeError(f"take_along_axis: indices {indices.shape} and array {a.shape} need the same number of axes")
+    key = []
+    for d in range(a.ndim):
+        if d == ax:
+            key.append(indices)
+        else:
+            r = np.arange(a.shape[d]).reshape([-1 if e == d else 1 for e in range(a.ndim)])
+            key.append(r)
+    return _advanced(a, key)

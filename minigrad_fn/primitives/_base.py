@@ -1,0 +1,90 @@
+"""Helpers shared by the primitive families: defining a primitive, shape-rule checks, constants."""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from tracing import DTypeError, Primitive, ShapedArray, ShapeError
+
+_NO_PARAMS: dict = {}
+
+
+def primitive(name: str, shape_rule: Callable, impl: Callable, vjp: Sequence | Callable | None = None,
+              multiple_results: bool = False) -> Primitive:
+    """Make a primitive with its shape rule, numpy implementation and VJP rule(s).
+
+    `vjp` is a list with one rule per operand, `rule(g, ans, *operands, **params) -> cotangent`, where an
+    entry None means no gradient flows to that operand (integer operands, piecewise-constant functions).
+    A single callable `rule(cts, ans, operands, params, wanted) -> list` handles all operands at once.
+    """
+    p = Primitive(name, shape_rule, impl, multiple_results)
+    p.rules["vjp"] = vjp
+    return p
+
+
+def fmt_shapes(avals) -> str:
+    """`(3, 4) and (5, 2)`: operand shapes as the user wrote them."""
+    shapes = [str(tuple(a.shape)) for a in avals]
+    return shapes[0] if len(shapes) == 1 else ", ".join(shapes[:-1]) + " and " + shapes[-1]
+
+
+def broadcast_shapes(name: str, *avals: ShapedArray) -> tuple:
+    """Numpy broadcasting of the operands' shapes, or a ShapeError naming the operation and shapes."""
+    first = avals[0].shape
+    for a in avals[1:]:
+        if a.shape != first:
+            break
+    else:
+        return first
+    ndim = max(len(a.shape) for a in avals)
+    out = [1] * ndim
+    for a in avals:
+        off = ndim - len(a.shape)
+        for i, d in enumerate(a.shape):
+            o = out[off + i]
+            if o == 1:
+                out[off + i] = d
+            elif d != 1 and d != o:
+                raise ShapeError(
+                    f"{name}: operand shapes {fmt_shapes(avals)} cannot be broadcast together",
+                    "Make the shapes agree: reshape or transpose an operand, or give it length-1 axes "
+                    "(x[:, None]) so numpy broadcasting lines the axes up.")
+    return tuple(out)
+
+
+def same_dtype(name: str, *avals: ShapedArray) -> np.dtype:
+    """The common dtype of the operands, or a DTypeError naming the operation and dtypes."""
+    dt = avals[0].dtype
+    for a in avals[1:]:
+        if a.dtype != dt:
+            raise DTypeError(
+                f"{name}: operand dtypes {', '.join(a.dtype.name for a in avals)} differ "
+                f"(shapes {fmt_shapes(avals)})",
+                "Cast one operand with .astype(...) so both have the same dtype.")
+    return dt
+
+
+def require_float(name: str, aval: ShapedArray) -> None:
+    """A DTypeError if the operation needs a floating-point operand and got another."""
+    if aval.dtype.kind != "f":
+        raise DTypeError(f"{name}: needs a floating-point operand, got {aval.dtype.name} {aval.shape}",
+                         "Cast it with .astype(np.float32) or .astype(np.float64).")
+
+
+def check_axes(name: str, aval: ShapedArray, axes: Sequence[int]) -> None:
+    """A ShapeError if an axis is out of range for the operand."""
+    for ax in axes:
+        if not 0 <= ax < len(aval.shape):
+            raise ShapeError(f"{name}: axis {ax} is out of range for an operand of shape {aval.shape}",
+                             f"Use an axis between {-len(aval.shape)} and {len(aval.shape) - 1}.")
+
+
+def scalar(v, like) -> np.ndarray:
+    """A 0-d numpy array holding v in the dtype of `like` (a constant for rules and wrappers)."""
+    return np.array(v, dtype=like.dtype)
+
+
+def is_float(x) -> bool:
+    """True when x's dtype is a floating-point one (the only kind that carries gradients)."""
+    return np.dtype(x.dtype).kind == "f"

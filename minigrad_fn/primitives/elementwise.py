@@ -1,0 +1,240 @@
+"""Elementwise primitives: arithmetic, transcendental, rounding, comparison, logic, select, casts.
+
+n-ary operations broadcast their operands numpy-style (same dtype required; the numpy surface promotes
+first); every VJP rule undoes that broadcasting with the one shared `unbroadcast`.
+Each primitive is one block: shape rule, numpy implementation, VJP rule per operand, wrapper.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from tracing import ShapedArray
+
+from . import reductions as R
+from . import shape as S
+from ._base import broadcast_shapes, primitive, require_float, same_dtype, scalar
+
+_BOOL = np.dtype(bool)
+
+
+def _unary_rule(name):
+    def rule(x):
+        return x
+    return rule
+
+
+def _float_unary_rule(name):
+    def rule(x):
+        require_float(name, x)
+        return x
+    return rule
+
+
+def _binary_rule(name):
+    def rule(x, y):
+        return ShapedArray(broadcast_shapes(name, x, y), same_dtype(name, x, y))
+    return rule
+
+
+def _compare_rule(name):
+    def rule(x, y):
+        same_dtype(name, x, y)
+        return ShapedArray(broadcast_shapes(name, x, y), _BOOL)
+    return rule
+
+
+def unbroadcast(g, shape: tuple):
+    """Sum a cotangent of a broadcast result back down to an operand's `shape` (gradients add)."""
+    gshape = g.shape
+    if gshape == shape:
+        return g
+    lead = len(gshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and gshape[i + lead] != 1)
+    if axes:
+        g = R.reduce_sum(g, axes)
+    return S.reshape(g, shape) if g.shape != shape else g
+
+
+# ---- unary, float -------------------------------------------------------------------------------
+def _unop(name, impl, vjp, float_only=True):
+    return primitive(name, (_float_unary_rule if float_only else _unary_rule)(name), impl, [vjp])
+
+
+neg_p = _unop("neg", np.negative, lambda g, ans, x: neg(g), float_only=False)
+exp_p = _unop("exp", np.exp, lambda g, ans, x: mul(g, ans))
+log_p = _unop("log", np.log, lambda g, ans, x: div(g, x))
+log1p_p = _unop("log1p", np.log1p, lambda g, ans, x: div(g, add(x, scalar(1, x))))
+expm1_p = _unop("expm1", np.expm1, lambda g, ans, x: mul(g, add(ans, scalar(1, ans))))
+sin_p = _unop("sin", np.sin, lambda g, ans, x: mul(g, cos(x)))
+cos_p = _unop("cos", np.cos, lambda g, ans, x: neg(mul(g, sin(x))))
+tan_p = _unop("tan", np.tan, lambda g, ans, x: mul(g, add(scalar(1, ans), mul(ans, ans))))
+tanh_p = _unop("tanh", np.tanh, lambda g, ans, x: mul(g, sub(scalar(1, ans), mul(ans, ans))))
+logistic_p = _unop("logistic", lambda x: _logistic_impl(x),
+                   lambda g, ans, x: mul(g, mul(ans, sub(scalar(1, ans), ans))))
+sqrt_p = _unop("sqrt", np.sqrt, lambda g, ans, x: div(g, mul(scalar(2, ans), ans)))
+abs_p = _unop("abs", np.abs, lambda g, ans, x: mul(g, sign(x)), float_only=False)
+# piecewise constant: the gradient is zero almost everywhere, as in JAX
+sign_p = _unop("sign", np.sign, None, float_only=False)
+floor_p = _unop("floor", np.floor, None)
+ceil_p = _unop("ceil", np.ceil, None)
+round_p = _unop("round", np.round, None)  # half to even, as numpy
+
+
+def _logistic_impl(x):
+    # 1 / (1 + exp(-x)) overflows for very negative x; this form never does.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def neg(x): return neg_p.bind(x)
+def exp(x): return exp_p.bind(x)
+def log(x): return log_p.bind(x)
+def log1p(x): return log1p_p.bind(x)
+def expm1(x): return expm1_p.bind(x)
+def sin(x): return sin_p.bind(x)
+def cos(x): return cos_p.bind(x)
+def tan(x): return tan_p.bind(x)
+def tanh(x): return tanh_p.bind(x)
+def logistic(x): return logistic_p.bind(x)
+def sqrt(x): return sqrt_p.bind(x)
+def abs(x): return abs_p.bind(x)  # noqa: A001
+def sign(x): return sign_p.bind(x)
+def floor(x): return floor_p.bind(x)
+def ceil(x): return ceil_p.bind(x)
+def round(x): return round_p.bind(x)  # noqa: A001
+
+
+# ---- integer_pow: x ** n for a Python int n ----------------------------------------------------------
+def _integer_pow_impl(x, y):
+    return np.power(x, y) if y >= 0 else np.power(x, float(y)).astype(x.dtype, copy=False)
+
+
+def _integer_pow_vjp(g, ans, x, *, y):
+    if y == 0:
+        return None
+    d = scalar(y, x) if y - 1 == 0 else mul(scalar(y, x), x if y - 1 == 1 else integer_pow(x, y - 1))
+    return mul(g, d)
+
+
+integer_pow_p = primitive("integer_pow", lambda x, *, y: x, _integer_pow_impl, [_integer_pow_vjp])
+def integer_pow(x, y: int): return integer_pow_p.bind(x, y=int(y))
+
+
+# ---- binary arithmetic -----------------------------------------------------------------------------
+def _binop(name, impl, rule_x, rule_y):
+    def unbroadcasting(rule, i):
+        return lambda g, ans, x, y: unbroadcast(rule(g, ans, x, y), (x, y)[i].shape)
+    return primitive(name, _binary_rule(name), impl, [unbroadcasting(rule_x, 0), unbroadcasting(rule_y, 1)])
+
+
+def _pow_dx(g, ans, x, y):
+    # y * x**(y-1), with 0 where y == 0 (JAX's convention, so 0**0 has gradient 0)
+    jac = select(eq(y, scalar(0, y)), scalar(0, x), mul(y, pow(x, sub(y, scalar(1, y)))))
+    return mul(g, jac)
+
+
+def _pow_dy(g, ans, x, y):
+    # log(x) * x**y, with log(x) replaced by 0 where x == 0 (JAX's convention)
+    safe = select(eq(x, scalar(0, x)), scalar(1, x), x)
+    return mul(g, mul(log(safe), ans))
+
+
+def _max_rule(mine, other):
+    # ties split the gradient evenly between the operands, as in JAX
+    def rule(g, ans, x, y):
+        a, b = (x, y) if mine == 0 else (y, x)
+        num = select(eq(a, ans), scalar(1, g), scalar(0, g))
+        den = select(eq(b, ans), scalar(2, g), scalar(1, g))
+        return mul(g, div(num, den))
+    return rule
+
+
+add_p = _binop("add", np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g)
+sub_p = _binop("sub", np.subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: neg(g))
+mul_p = _binop("mul", np.multiply, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(g, x))
+div_p = _binop("div", lambda x, y: _div_impl(x, y), lambda g, ans, x, y: div(g, y),
+               lambda g, ans, x, y: neg(mul(g, div(ans, y))))
+pow_p = _binop("pow", np.power, _pow_dx, _pow_dy)
+max_p = _binop("max", np.maximum, _max_rule(0, 1), _max_rule(1, 0))
+min_p = _binop("min", np.minimum, _max_rule(0, 1), _max_rule(1, 0))
+
+
+def _div_impl(x, y):
+    if x.dtype.kind in "iu":  # integer division rounds toward zero, as lax.div
+        q = np.trunc(np.true_divide(x, y))
+        return q.astype(np.result_type(x, y), copy=False)
+    return np.true_divide(x, y)
+
+
+def add(x, y): return add_p.bind(x, y)
+def sub(x, y): return sub_p.bind(x, y)
+def mul(x, y): return mul_p.bind(x, y)
+def div(x, y): return div_p.bind(x, y)
+def pow(x, y): return pow_p.bind(x, y)  # noqa: A001
+def max(x, y): return max_p.bind(x, y)  # noqa: A001
+def min(x, y): return min_p.bind(x, y)  # noqa: A001
+
+
+# ---- comparisons and logic (no gradient: their outputs are bool) ---------------------------------
+def _cmp(name, impl):
+    return primitive(name, _compare_rule(name), impl, [None, None])
+
+
+eq_p = _cmp("eq", np.equal)
+ne_p = _cmp("ne", np.not_equal)
+lt_p = _cmp("lt", np.less)
+le_p = _cmp("le", np.less_equal)
+gt_p = _cmp("gt", np.greater)
+ge_p = _cmp("ge", np.greater_equal)
+and_p = primitive("and", _binary_rule("and"), np.logical_and, [None, None])
+or_p = primitive("or", _binary_rule("or"), np.logical_or, [None, None])
+not_p = primitive("not", _unary_rule("not"), np.logical_not, [None])
+
+
+def eq(x, y): return eq_p.bind(x, y)
+def ne(x, y): return ne_p.bind(x, y)
+def lt(x, y): return lt_p.bind(x, y)
+def le(x, y): return le_p.bind(x, y)
+def gt(x, y): return gt_p.bind(x, y)
+def ge(x, y): return ge_p.bind(x, y)
+def logical_and(x, y): return and_p.bind(x, y)
+def logical_or(x, y): return or_p.bind(x, y)
+def logical_not(x): return not_p.bind(x)
+
+
+# ---- select(pred, on_true, on_false): numpy's where ----------------------------------------------
+def _select_rule(pred, x, y):
+    from tracing import DTypeError
+    if pred.dtype != _BOOL:
+        raise DTypeError(f"select: the predicate must be bool, got {pred.dtype.name} {pred.shape}",
+                         "Compare first (x > 0) or cast with .astype(bool).")
+    return ShapedArray(broadcast_shapes("select", pred, x, y), same_dtype("select", x, y))
+
+
+select_p = primitive("select", _select_rule, np.where, [
+    None,
+    lambda g, ans, p, x, y: unbroadcast(select(p, g, scalar(0, g)), x.shape),
+    lambda g, ans, p, x, y: unbroadcast(select(p, scalar(0, g), g), y.shape),
+])
+def select(pred, on_true, on_false): return select_p.bind(pred, on_true, on_false)
+
+
+# ---- casts and stop_gradient ---------------------------------------------------------------------
+def _convert_vjp(g, ans, x, *, new_dtype):
+    return convert_element_type(g, x.dtype) if np.dtype(x.dtype).kind == "f" else None
+
+
+convert_element_type_p = primitive(
+    "convert_element_type", lambda x, *, new_dtype: ShapedArray(x.shape, new_dtype),
+    lambda x, *, new_dtype: np.asarray(x).astype(new_dtype), [_convert_vjp])
+
+
+def convert_element_type(x, new_dtype):
+    new_dtype = np.dtype(new_dtype)
+    if x.dtype == new_dtype:
+        return x
+    return convert_element_type_p.bind(x, new_dtype=new_dtype)
+
+
+stop_gradient_p = primitive("stop_gradient", _unary_rule("stop_gradient"), lambda x: x, [None])
+def stop_gradient(x): return stop_gradient_p.bind(x)

@@ -1,0 +1,92 @@
+"""dot_general: contraction over given axes with batch axes, lax-style.
+
+`dimension_numbers = ((x_contract, y_contract), (x_batch, y_batch))`; the output axes are the batch axes,
+then x's free axes, then y's free axes.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from tracing import ShapedArray, ShapeError
+
+from . import shape as S
+from ._base import primitive, same_dtype
+
+
+def _free(ndim, contract, batch):
+    return tuple(i for i in range(ndim) if i not in contract and i not in batch)
+
+
+def _dot_rule(x, y, *, dimension_numbers):
+    (xc, yc), (xb, yb) = dimension_numbers
+    same_dtype("dot_general", x, y)
+    bad = (len(xc) != len(yc) or len(xb) != len(yb)
+           or any(not 0 <= i < len(x.shape) for i in xc + xb) or any(not 0 <= i < len(y.shape) for i in yc + yb))
+    if not bad:
+        bad = any(x.shape[i] != y.shape[j] for i, j in zip(xc + xb, yc + yb))
+    if bad:
+        raise ShapeError(f"dot_general: shapes {x.shape} and {y.shape} do not fit contracting axes "
+                         f"{xc} and {yc} with batch axes {xb} and {yb}",
+                         "The contracted axes must have equal lengths (for x @ y: x.shape[-1] == y.shape[-2]); "
+                         "transpose or reshape an operand.")
+    shape = tuple(x.shape[i] for i in xb) + tuple(x.shape[i] for i in _free(len(x.shape), xc, xb)) \
+        + tuple(y.shape[i] for i in _free(len(y.shape), yc, yb))
+    return ShapedArray(shape, x.dtype)
+
+
+_FAST_2D = {((1,), (0,)): lambda x, y: x @ y, ((0,), (0,)): lambda x, y: x.T @ y,
+            ((1,), (1,)): lambda x, y: x @ y.T, ((0,), (1,)): lambda x, y: x.T @ y.T}
+
+
+def _dot_impl(x, y, *, dimension_numbers):
+    (xc, yc), (xb, yb) = dimension_numbers
+    if not xb and x.ndim == 2 and y.ndim == 2:
+        return _FAST_2D[(xc, yc)](x, y)
+    xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
+    bshape = tuple(x.shape[i] for i in xb)
+    xfs, yfs = tuple(x.shape[i] for i in xf), tuple(y.shape[i] for i in yf)
+    b, m, n = int(np.prod(bshape, dtype=np.int64)), int(np.prod(xfs, dtype=np.int64)), int(np.prod(yfs, dtype=np.int64))
+    k = int(np.prod([x.shape[i] for i in xc], dtype=np.int64))
+    x3 = np.transpose(x, xb + xf + xc).reshape(b, m, k)
+    y3 = np.transpose(y, yb + yc + yf).reshape(b, k, n)
+    return np.matmul(x3, y3).reshape(bshape + xfs + yfs)
+
+
+def _ranges_like(*xs):
+    start = 0
+    for x in xs:
+        yield tuple(range(start, start + len(x)))
+        start += len(x)
+
+
+def _dot_vjp_lhs(g, y, x_ndim, dimension_numbers, swap_ans=False):
+    # Contract the cotangent with y over y's free axes, then put the axes back in x's order.
+    (xc, yc), (xb, yb) = dimension_numbers
+    x_kept = _free(x_ndim, xc, xb)
+    y_kept = _free(y.ndim, yc, yb)
+    if swap_ans:
+        ans_batch, ans_y, _ = _ranges_like(xb, y_kept, x_kept)
+    else:
+        ans_batch, _, ans_y = _ranges_like(xb, x_kept, y_kept)
+    dims = ((ans_y, y_kept), (ans_batch, yb))
+    x_contract_sorted_by_y = tuple(np.take(xc, np.argsort(yc))) if xc else ()
+    out_axes = np.argsort(tuple(xb) + x_kept + tuple(int(i) for i in x_contract_sorted_by_y))
+    return S.transpose(dot_general(g, y, dims), tuple(int(i) for i in out_axes))
+
+
+def _dot_vjp_x(g, ans, x, y, *, dimension_numbers):
+    return _dot_vjp_lhs(g, y, x.ndim, dimension_numbers)
+
+
+def _dot_vjp_y(g, ans, x, y, *, dimension_numbers):
+    (xc, yc), (xb, yb) = dimension_numbers
+    return _dot_vjp_lhs(g, x, y.ndim, ((yc, xc), (yb, xb)), swap_ans=True)
+
+
+dot_general_p = primitive("dot_general", _dot_rule, _dot_impl, [_dot_vjp_x, _dot_vjp_y])
+
+
+def dot_general(x, y, dimension_numbers):
+    (xc, yc), (xb, yb) = dimension_numbers
+    dn = ((tuple(int(i) for i in xc), tuple(int(i) for i in yc)), (tuple(int(i) for i in xb), tuple(int(i) for i in yb)))
+    return dot_general_p.bind(x, y, dimension_numbers=dn)

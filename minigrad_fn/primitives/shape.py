@@ -1,0 +1,253 @@
+"""Shape primitives: broadcast_in_dim, reshape, transpose, squeeze, concatenate, slice, pad, rev, iota."""
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from tracing import ShapedArray, ShapeError
+
+from . import reductions as R
+from ._base import check_axes, fmt_shapes, primitive, same_dtype
+
+
+# ---- broadcast_in_dim: operand axis i becomes output axis broadcast_dimensions[i] ----------------------
+def _bid_rule(x, *, shape, broadcast_dimensions):
+    bd = broadcast_dimensions
+    ok = len(bd) == len(x.shape) and all(0 <= d < len(shape) for d in bd) and list(bd) == sorted(set(bd))
+    if ok:
+        ok = all(x.shape[i] in (1, shape[d]) for i, d in enumerate(bd))
+    if not ok:
+        raise ShapeError(f"broadcast_in_dim: cannot broadcast shape {x.shape} to {shape} "
+                         f"along axes {bd}", "Each operand axis must be 1 or equal the target axis it maps to.")
+    return ShapedArray(tuple(shape), x.dtype)
+
+
+def _bid_impl(x, *, shape, broadcast_dimensions):
+    expanded = [1] * len(shape)
+    for i, d in enumerate(broadcast_dimensions):
+        expanded[d] = x.shape[i]
+    return np.broadcast_to(np.reshape(x, expanded), shape)
+
+
+def _bid_vjp(g, ans, x, *, shape, broadcast_dimensions):
+    bd = broadcast_dimensions
+    summed = [d for d in range(len(shape)) if d not in bd]
+    summed += [d for i, d in enumerate(bd) if x.shape[i] == 1 and shape[d] != 1]
+    if summed:
+        g = R.reduce_sum(g, tuple(sorted(summed)))
+    return reshape(g, x.shape)
+
+
+broadcast_in_dim_p = primitive("broadcast_in_dim", _bid_rule, _bid_impl, [_bid_vjp])
+
+
+def broadcast_in_dim(x, shape, broadcast_dimensions):
+    shape, bd = tuple(shape), tuple(broadcast_dimensions)
+    if x.shape == shape and bd == tuple(range(len(shape))):
+        return x
+    return broadcast_in_dim_p.bind(x, shape=shape, broadcast_dimensions=bd)
+
+
+# ---- reshape --------------------------------------------------------------------------------------
+def _reshape_rule(x, *, new_sizes):
+    if int(np.prod(new_sizes, dtype=np.int64)) != x.size or any(d < 0 for d in new_sizes):
+        raise ShapeError(f"reshape: cannot reshape an array of shape {x.shape} ({x.size} elements) "
+                         f"into shape {new_sizes}", "The new shape must have the same number of elements.")
+    return ShapedArray(tuple(new_sizes), x.dtype)
+
+
+reshape_p = primitive("reshape", _reshape_rule, lambda x, *, new_sizes: np.reshape(x, new_sizes),
+                      [lambda g, ans, x, *, new_sizes: reshape(g, x.shape)])
+
+
+def reshape(x, new_sizes):
+    new_sizes = tuple(int(d) for d in new_sizes)
+    if x.shape == new_sizes:
+        return x
+    return reshape_p.bind(x, new_sizes=new_sizes)
+
+
+# ---- transpose -------------------------------------------------------------------------------------
+def _transpose_rule(x, *, permutation):
+    if sorted(permutation) != list(range(len(x.shape))):
+        raise ShapeError(f"transpose: {permutation} is not a permutation of the axes of shape {x.shape}",
+                         f"Give each of the {len(x.shape)} axes exactly once.")
+    return ShapedArray(tuple(x.shape[p] for p in permutation), x.dtype)
+
+
+transpose_p = primitive("transpose", _transpose_rule, lambda x, *, permutation: np.transpose(x, permutation),
+                        [lambda g, ans, x, *, permutation: transpose(g, tuple(np.argsort(permutation)))])
+
+
+def transpose(x, permutation):
+    permutation = tuple(int(p) for p in permutation)
+    if permutation == tuple(range(len(permutation))):
+        return x
+    return transpose_p.bind(x, permutation=permutation)
+
+
+# ---- squeeze ----------------------------------------------------------------------------------------
+def _squeeze_rule(x, *, dimensions):
+    check_axes("squeeze", x, dimensions)
+    for d in dimensions:
+        if x.shape[d] != 1:
+            raise ShapeError(f"squeeze: axis {d} of shape {x.shape} has length {x.shape[d]}, not 1",
+                             "Only length-1 axes can be squeezed.")
+    return ShapedArray(tuple(s for i, s in enumerate(x.shape) if i not in dimensions), x.dtype)
+
+
+squeeze_p = primitive("squeeze", _squeeze_rule, lambda x, *, dimensions: np.squeeze(x, dimensions),
+                      [lambda g, ans, x, *, dimensions: reshape(g, x.shape)])
+
+
+def squeeze(x, dimensions):
+    dimensions = tuple(sorted(dimensions))
+    if not dimensions:
+        return x
+    return squeeze_p.bind(x, dimensions=dimensions)
+
+
+def expand_dims(x, dimensions):
+    """Insert length-1 axes at the given (output) positions: a reshape."""
+    shape = list(x.shape)
+    for d in sorted(dimensions):
+        shape.insert(d, 1)
+    return reshape(x, shape)
+
+
+# ---- concatenate --------------------------------------------------------------------------------------
+def _concat_rule(*xs, dimension):
+    if not xs:
+        raise ShapeError("concatenate: needs at least one operand")
+    same_dtype("concatenate", *xs)
+    nd = len(xs[0].shape)
+    check_axes("concatenate", xs[0], (dimension,))
+    for x in xs:
+        if len(x.shape) != nd or any(a != b for i, (a, b) in enumerate(zip(x.shape, xs[0].shape)) if i != dimension):
+            raise ShapeError(f"concatenate: operand shapes {fmt_shapes(xs)} differ outside axis {dimension}",
+                             "All operands must have the same shape except along the joined axis.")
+    shape = list(xs[0].shape)
+    shape[dimension] = sum(x.shape[dimension] for x in xs)
+    return ShapedArray(tuple(shape), xs[0].dtype)
+
+
+def _concat_vjp(cts, ans, xs, params, wanted):
+    g, dim = cts[0], params["dimension"]
+    out, start = [], 0
+    for x, want in zip(xs, wanted):
+        stop = start + x.shape[dim]
+        if want:
+            lo, hi = [0] * g.ndim, list(g.shape)
+            lo[dim], hi[dim] = start, stop
+            out.append(slice(g, lo, hi))
+        else:
+            out.append(None)
+        start = stop
+    return out
+
+
+concatenate_p = primitive("concatenate", _concat_rule,
+                          lambda *xs, dimension: np.concatenate(xs, axis=dimension), _concat_vjp)
+
+
+def concatenate(xs, dimension: int):
+    xs = list(xs)
+    return xs[0] if len(xs) == 1 else concatenate_p.bind(*xs, dimension=int(dimension))
+
+
+# ---- slice (positive strides) and pad, each the other's VJP -------------------------------------------
+def _slice_rule(x, *, start_indices, limit_indices, strides):
+    n = len(x.shape)
+    if not (len(start_indices) == len(limit_indices) == len(strides) == n) or any(
+            not (0 <= s <= l <= d) or st < 1
+            for s, l, st, d in zip(start_indices, limit_indices, strides, x.shape)):
+        raise ShapeError(f"slice: start {start_indices}, limit {limit_indices}, strides {strides} "
+                         f"do not fit an operand of shape {x.shape}",
+                         "Each axis needs 0 <= start <= limit <= size and a stride >= 1.")
+    return ShapedArray(tuple(max(0, -(-(l - s) // st)) for s, l, st in zip(start_indices, limit_indices, strides)),
+                       x.dtype)
+
+
+def _slice_impl(x, *, start_indices, limit_indices, strides):
+    return x[tuple(builtins.slice(s, l, st) for s, l, st in zip(start_indices, limit_indices, strides))]
+
+
+def _slice_vjp(g, ans, x, *, start_indices, limit_indices, strides):
+    if 0 in g.shape:
+        return None
+    config = []
+    for s, st, n, d in zip(start_indices, strides, g.shape, x.shape):
+        hi = d - (s + (n - 1) * st + 1)
+        config.append((s, hi, st - 1))
+    return pad(g, tuple(config))
+
+
+slice_p = primitive("slice", _slice_rule, _slice_impl, [_slice_vjp])
+
+
+def slice(x, start_indices, limit_indices, strides=None):  # noqa: A001
+    start_indices = tuple(int(i) for i in start_indices)
+    limit_indices = tuple(int(i) for i in limit_indices)
+    strides = tuple(int(i) for i in strides) if strides is not None else (1,) * len(start_indices)
+    if start_indices == (0,) * x.ndim and limit_indices == tuple(x.shape) and strides == (1,) * x.ndim:
+        return x
+    return slice_p.bind(x, start_indices=start_indices, limit_indices=limit_indices, strides=strides)
+
+
+def _pad_rule(x, *, padding_config):
+    if len(padding_config) != len(x.shape) or any(min(c) < 0 for c in padding_config):
+        raise ShapeError(f"pad: padding {padding_config} does not fit shape {x.shape}",
+                         "Give one non-negative (low, high, interior) triple per axis.")
+    return ShapedArray(tuple(lo + hi + d + max(0, d - 1) * it for (lo, hi, it), d in zip(padding_config, x.shape)),
+                       x.dtype)
+
+
+def _pad_impl(x, *, padding_config):
+    shape = _pad_rule(ShapedArray(np.shape(x), x.dtype), padding_config=padding_config).shape
+    out = np.zeros(shape, dtype=x.dtype)
+    out[tuple(builtins.slice(lo, lo + (d - 1) * (it + 1) + 1, it + 1) for (lo, hi, it), d in zip(padding_config, x.shape))] = x
+    return out
+
+
+def _pad_vjp(g, ans, x, *, padding_config):
+    start = [lo for lo, _, _ in padding_config]
+    limit = [lo + (d - 1) * (it + 1) + 1 for (lo, _, it), d in zip(padding_config, x.shape)]
+    return slice(g, start, limit, [it + 1 for _, _, it in padding_config])
+
+
+pad_p = primitive("pad", _pad_rule, _pad_impl, [_pad_vjp])
+
+
+def pad(x, padding_config):
+    """Pad with zeros: per axis (low, high, interior) counts, all non-negative."""
+    return pad_p.bind(x, padding_config=tuple(tuple(int(v) for v in c) for c in padding_config))
+
+
+# ---- rev ---------------------------------------------------------------------------------------------
+def _rev_rule(x, *, dimensions):
+    check_axes("rev", x, dimensions)
+    return x
+
+
+rev_p = primitive("rev", _rev_rule, lambda x, *, dimensions: np.flip(x, dimensions),
+                  [lambda g, ans, x, *, dimensions: rev(g, dimensions)])
+
+
+def rev(x, dimensions):
+    dimensions = tuple(sorted(dimensions))
+    return x if not dimensions else rev_p.bind(x, dimensions=dimensions)
+
+
+# ---- iota --------------------------------------------------------------------------------------------
+def _iota_impl(*, dtype, shape, dimension):
+    r = np.arange(shape[dimension], dtype=dtype)
+    return np.broadcast_to(r.reshape([-1 if i == dimension else 1 for i in range(len(shape))]), shape)
+
+
+iota_p = primitive("iota", lambda *, dtype, shape, dimension: ShapedArray(tuple(shape), np.dtype(dtype)),
+                   _iota_impl, [])
+
+
+def iota(dtype, shape, dimension: int = 0):
+    return iota_p.bind(dtype=np.dtype(dtype), shape=tuple(shape), dimension=int(dimension))

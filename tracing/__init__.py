@@ -1,0 +1,10 @@
+"""tracing: the IR and how Python functions become IR. Knows nothing of derivatives or JAX."""
+from .core import (NOVAL, EvalTrace, JaxprTrace, OpError, Primitive, Tracer, current_trace,
+                   is_array_like, new_trace, set_trace)
+from .errors import (ArgumentError, ConcretizationError, DTypeError, JaxprTypeError,
+                     LeakedTracerError, MinigradError, ShapeError, TracerError,
+                     register_internal_dir, user_line)
+from .interpreter import eval_jaxpr
+from .api import check_leaves, make_jaxpr, tree_flatten, tree_unflatten
+from .ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var, aval_of, pp_jaxpr, short_dtype
+from .passes import dce, dce_closed, typecheck

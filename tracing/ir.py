@@ -1,0 +1,219 @@
+"""The IR: abstract values, variables, literals, equations and jaxprs, plus the jaxpr-style printer."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+_SHORT = {
+    "float16": "f16", "float32": "f32", "float64": "f64", "bfloat16": "bf16",
+    "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
+    "uint8": "u8", "uint16": "u16", "uint32": "u32", "uint64": "u64",
+    "bool": "bool", "complex64": "c64", "complex128": "c128",
+}
+
+
+def short_dtype(dtype: np.dtype) -> str:
+    """The jaxpr-style short name of a dtype (f32, i64, bool...)."""
+    return _SHORT.get(dtype.name, dtype.name)
+
+
+class ShapedArray:
+    """An abstract value: what the tracer knows about an array (its shape and dtype)."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape: tuple, dtype: np.dtype):
+        self.shape = shape
+        self.dtype = dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __eq__(self, other):
+        return isinstance(other, ShapedArray) and self.shape == other.shape and self.dtype == other.dtype
+
+    def __hash__(self):
+        return hash((self.shape, self.dtype))
+
+    def str_short(self) -> str:
+        return f"{short_dtype(self.dtype)}[{','.join(map(str, self.shape))}]"
+
+    __str__ = str_short
+
+    def __repr__(self):
+        return f"ShapedArray({self.shape}, {self.dtype.name})"
+
+
+def aval_of(x: Any) -> ShapedArray:
+    """The abstract value of a concrete array-like or of a tracer."""
+    a = getattr(x, "aval", None)
+    if a is not None:
+        return a
+    return ShapedArray(np.shape(x), np.result_type(x))
+
+
+class Var:
+    """A variable of the IR; identity is the object itself, names are given when printing."""
+
+    __slots__ = ("aval",)
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+
+    def __repr__(self):
+        return f"Var({self.aval})"
+
+
+class Literal:
+    """A scalar constant written inline in the IR."""
+
+    __slots__ = ("val", "aval")
+
+    def __init__(self, val: Any, aval: ShapedArray):
+        self.val = val
+        self.aval = aval
+
+    def __repr__(self):
+        return f"Literal({self.val!r})"
+
+    def str_short(self) -> str:
+        v = self.val.item() if hasattr(self.val, "item") else self.val
+        return f"{v}:{self.aval}"
+
+
+Atom = "Var | Literal"
+
+
+class Eqn:
+    """One equation `outvars = prim[params](invars)`."""
+
+    __slots__ = ("prim", "invars", "outvars", "params")
+
+    def __init__(self, prim, invars: list, outvars: list, params: dict):
+        self.prim = prim
+        self.invars = invars
+        self.outvars = outvars
+        self.params = params
+
+    def __repr__(self):
+        return f"Eqn({self.prim.name}, {len(self.invars)} in, {len(self.outvars)} out)"
+
+
+class Jaxpr:
+    """A closed-over-nothing program: constvars and invars in, equations, outvars out."""
+
+    __slots__ = ("constvars", "invars", "outvars", "eqns")
+
+    def __init__(self, constvars: list, invars: list, outvars: list, eqns: list):
+        self.constvars = constvars
+        self.invars = invars
+        self.outvars = outvars
+        self.eqns = eqns
+
+    @property
+    def in_avals(self) -> list:
+        return [v.aval for v in self.invars]
+
+    @property
+    def out_avals(self) -> list:
+        return [v.aval for v in self.outvars]
+
+    def __str__(self):
+        return pp_jaxpr(self)
+
+    __repr__ = __str__
+
+
+class ClosedJaxpr:
+    """A Jaxpr together with the values of its constvars."""
+
+    __slots__ = ("jaxpr", "consts")
+
+    def __init__(self, jaxpr: Jaxpr, consts: Sequence):
+        self.jaxpr = jaxpr
+        self.consts = list(consts)
+
+    @property
+    def eqns(self) -> list:
+        return self.jaxpr.eqns
+
+    @property
+    def in_avals(self) -> list:
+        return self.jaxpr.in_avals
+
+    @property
+    def out_avals(self) -> list:
+        return self.jaxpr.out_avals
+
+    def __str__(self):
+        return pp_jaxpr(self.jaxpr)
+
+    __repr__ = __str__
+
+    def _repr_pretty_(self, p, cycle):
+        p.text(str(self))
+
+
+# ---------------------------------------------------------------------------------------------
+# Pretty printing, in the jaxpr style.
+
+def _var_names():
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    n = 0
+    while True:
+        s, k = "", n
+        while True:
+            s = letters[k % 26] + s
+            k = k // 26
+            if k == 0:
+                break
+        yield s
+        n += 1
+
+
+def _pp_param(v: Any) -> str:
+    if isinstance(v, np.dtype):
+        return v.name
+    if isinstance(v, type) and issubclass(v, np.generic):
+        return np.dtype(v).name
+    if isinstance(v, (Jaxpr, ClosedJaxpr)):
+        return "{ jaxpr }"
+    return str(v)
+
+
+def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0) -> str:
+    """Render a Jaxpr as text: `{ lambda consts; args. let eqns in (outs) }`."""
+    names: dict = {}
+    gen = _var_names()
+
+    def name(v) -> str:
+        if isinstance(v, Literal):
+            return v.str_short()
+        n = names.get(v)
+        if n is None:
+            n = names[v] = next(gen)
+        return n
+
+    def decl(v) -> str:
+        return f"{name(v)}:{v.aval}"
+
+    pad = " " * indent
+    head = f"{pad}{{ lambda {' '.join(decl(v) for v in jaxpr.constvars)}; " \
+           f"{' '.join(decl(v) for v in jaxpr.invars)}. let"
+    lines = [head]
+    for eqn in jaxpr.eqns:
+        outs = " ".join(decl(v) for v in eqn.outvars)
+        params = ""
+        if eqn.params:
+            params = "[" + " ".join(f"{k}={_pp_param(v)}" for k, v in sorted(eqn.params.items())) + "]"
+        ins = " ".join(name(v) for v in eqn.invars)
+        lines.append(f"{pad}    {outs} = {eqn.prim.name}{params} {ins}".rstrip())
+    outs = ", ".join(name(v) for v in jaxpr.outvars)
+    lines.append(f"{pad}  in ({outs},) }}" if len(jaxpr.outvars) == 1 else f"{pad}  in ({outs}) }}")
+    return "\n".join(lines)
