@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import optree
 
-from tracing import (ArgumentError, MinigradError, Tracer, Var, aval_of, check_leaves, new_trace,
+from tracing import (ArgumentError, MinigradError, Tracer, Var, aval_of, check_leaves, is_array_like, new_trace,
                      tree_flatten, tree_unflatten)
 
 from .primitives import add
@@ -157,12 +157,12 @@ def _arg_name(fun, i: int) -> str:
 def _check_differentiable(fun, args, argnums, what):
     for i in argnums:
         paths, leaves, _ = optree.tree_flatten_with_path(args[i], none_is_leaf=False)
-        check_leaves(leaves, what, [f"argument {_arg_name(fun, i)}" + "".join(f"[{p!r}]" for p in path)
-                                    for path in paths])
         for path, x in zip(paths, leaves):
+            where = "".join(f"[{p!r}]" for p in path)
+            if not is_array_like(x):
+                check_leaves([x], what, [f"argument {_arg_name(fun, i)}{where}"])
             dt = aval_of(x).dtype
             if dt.kind != "f":
-                where = "".join(f"[{p!r}]" for p in path)
                 raise GradTypeError(
                     f"{what}: argument {_arg_name(fun, i)}{where} (argnums={i}) has dtype {dt.name}; "
                     "only floating-point inputs can be differentiated",
