@@ -1,0 +1,181 @@
+"""grad, value_and_grad and vjp: API, pytrees, dtypes, higher order, control flow, against JAX."""
+from collections import namedtuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import minigrad_fn as mg
+import minigrad_fn.numpy as mnp
+from helpers import check_grad
+
+rng = np.random.default_rng(0)
+
+
+def test_argnums_int_tuple_negative_and_kwargs():
+    f = lambda x, y, scale=1.0: mnp.sum(x * y) * scale  # noqa: E731
+    x, y = rng.standard_normal(3), rng.standard_normal(3)
+    np.testing.assert_allclose(mg.grad(f)(x, y), y)
+    gx, gy = mg.grad(f, argnums=(0, 1))(x, y, scale=2.0)
+    np.testing.assert_allclose(gx, 2 * y)
+    np.testing.assert_allclose(gy, 2 * x)
+    np.testing.assert_allclose(mg.grad(f, argnums=-1)(x, y), x)
+    assert isinstance(mg.grad(f, argnums=(1,))(x, y), tuple)
+
+
+def test_value_and_grad_and_has_aux():
+    f = lambda x: (mnp.sum(x ** 2), {"mean": mnp.mean(x), "n": 3})  # noqa: E731
+    x = np.array([1.0, 2.0, 3.0])
+    (value, aux), g = mg.value_and_grad(f, has_aux=True)(x)
+    assert value == 14.0 and aux["n"] == 3 and float(aux["mean"]) == 2.0
+    assert isinstance(aux["mean"], (np.ndarray, np.generic))
+    g2, aux2 = mg.grad(f, has_aux=True)(x)
+    np.testing.assert_allclose(g, 2 * x)
+    np.testing.assert_allclose(g2, 2 * x)
+
+
+Params = namedtuple("Params", ["w", "b"])
+
+
+def test_pytree_arguments_keep_their_structure():
+    params = {"layer": [Params(rng.standard_normal((3, 2)), rng.standard_normal(2)), None],
+              "scale": (np.float64(2.0),)}
+    x = rng.standard_normal((4, 3))
+
+    def loss(p, x):
+        layer = p["layer"][0]
+        return mnp.sum(mnp.tanh(x @ layer.w + layer.b)) * p["scale"][0]
+
+    g = mg.grad(loss)(params, x)
+    assert isinstance(g, dict) and isinstance(g["layer"], list) and isinstance(g["layer"][0], Params)
+    assert g["layer"][1] is None and isinstance(g["scale"], tuple)
+    jparams = jax.tree_util.tree_map(jnp.asarray, params)
+    jg = jax.grad(lambda p, x: jnp.sum(jnp.tanh(x @ p["layer"][0].w + p["layer"][0].b)) * p["scale"][0])(jparams, x)
+    np.testing.assert_allclose(g["layer"][0].w, jg["layer"][0].w, rtol=1e-12)
+    np.testing.assert_allclose(g["layer"][0].b, jg["layer"][0].b, rtol=1e-12)
+    np.testing.assert_allclose(g["scale"][0], jg["scale"][0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradients_keep_the_argument_dtype(dtype):
+    x = np.linspace(-1, 1, 5).astype(dtype)
+    g = mg.grad(lambda x: mnp.sum(mnp.exp(x) * 2.0 + x ** 2))(x)
+    assert isinstance(g, np.ndarray) and g.dtype == dtype
+    np.testing.assert_allclose(g, np.exp(x) * 2 + 2 * x, rtol=1e-6)
+    g.fill(0)  # gradients are writable arrays
+
+
+def test_python_scalar_arguments():
+    g = mg.grad(lambda x: x ** 3)(2.0)
+    assert isinstance(g, np.ndarray) and g.dtype == np.float64 and float(g) == 12.0
+
+
+def test_vjp_matches_jax_on_vector_outputs():
+    x = rng.standard_normal((3, 4))
+    f = lambda xp, x: (xp.tanh(x) @ x.T, xp.sum(x, axis=0))  # noqa: E731
+    out, vjp_fn = mg.vjp(lambda x: f(mnp, x), x)
+    jout, jvjp = jax.vjp(lambda x: f(jnp, x), x)
+    cts = (rng.standard_normal((3, 3)), rng.standard_normal(4))
+    np.testing.assert_allclose(out[0], jout[0], rtol=1e-12)
+    (g,) = vjp_fn(cts)
+    (jg,) = jvjp(cts)
+    np.testing.assert_allclose(g, jg, rtol=1e-12)
+    (g2,) = vjp_fn(cts)  # a vjp function can be called again
+    np.testing.assert_allclose(g2, g)
+
+
+def test_vjp_has_aux_and_output_used_twice():
+    out, vjp_fn, aux = mg.vjp(lambda x: ((x * 2, x * 2), "aux"), np.ones(2), has_aux=True)
+    assert aux == "aux"
+    (g,) = vjp_fn((np.ones(2), np.full(2, 3.0)))
+    np.testing.assert_allclose(g, [8.0, 8.0])
+
+
+def test_gradients_add_at_branches_and_constants_give_zero():
+    x = np.array([1.0, -2.0])
+    check_grad(lambda xp, x: xp.sum(x * x + xp.sin(x) * x), x)
+    g = mg.grad(lambda x, y: mnp.sum(y ** 2), argnums=0)(x, x)
+    assert isinstance(g, np.ndarray) and np.all(g == 0) and g.shape == x.shape
+
+
+def test_stop_gradient():
+    g = mg.grad(lambda x: mnp.sum(x * mnp.stop_gradient(x)))(np.array([3.0]))
+    np.testing.assert_allclose(g, [3.0])
+
+
+def test_python_control_flow_on_values():
+    def f(x):
+        y = x
+        while mnp.sum(y ** 2) < 100.0:
+            y = y * 2.0 if float(mnp.max(y)) > 0 else y * -3.0
+        if y[0] > 0:
+            return mnp.sum(mnp.sin(y))
+        return mnp.sum(mnp.cos(y))
+
+    x = np.array([0.5, 1.5])
+    g = mg.grad(f)(x)
+    # the path taken: doubled 3 times (0.5,1.5 -> 4,12), y[0] > 0 -> sum(sin(8 x))
+    np.testing.assert_allclose(g, 8 * np.cos(8 * x), rtol=1e-12)
+
+
+def test_second_and_third_derivatives_match_jax():
+    f = lambda xp, x: xp.sin(x) * xp.exp(x) / (1.0 + x ** 2)  # noqa: E731
+    x = 0.7
+    g1 = mg.grad(lambda x: f(mnp, x))
+    g2 = mg.grad(g1)
+    g3 = mg.grad(g2)
+    j1 = jax.grad(lambda x: f(jnp, x))
+    j2 = jax.grad(j1)
+    j3 = jax.grad(j2)
+    for ours, theirs in ((g1, j1), (g2, j2), (g3, j3)):
+        np.testing.assert_allclose(ours(x), theirs(x), rtol=1e-10)
+
+
+def test_hessian_vector_product_matches_jax():
+    A = rng.standard_normal((4, 4))
+
+    def f(xp, x):
+        return xp.sum(xp.tanh(A @ x) ** 2) + xp.sum(x ** 4)
+
+    x, v = rng.standard_normal(4), rng.standard_normal(4)
+    hvp = mg.grad(lambda x: mnp.vdot(mg.grad(lambda x: f(mnp, x))(x), v))(x)
+    jhvp = jax.grad(lambda x: jnp.vdot(jax.grad(lambda x: f(jnp, x))(x), v))(x)
+    np.testing.assert_allclose(hvp, jhvp, rtol=1e-10)
+
+
+def test_grad_of_grad_of_a_network_loss_matches_jax():
+    W = rng.standard_normal((3, 5))
+    X = rng.standard_normal((6, 3))
+
+    def loss(xp, W, X):
+        h = xp.maximum(X @ W, 0.0) + 0.1 * xp.tanh(X @ W)
+        return xp.mean(xp.log(1.0 + xp.exp(-h)))
+
+    ours = mg.grad(lambda W: mnp.sum(mg.grad(lambda W: loss(mnp, W, X))(W) ** 2))(W)
+    theirs = jax.grad(lambda W: jnp.sum(jax.grad(lambda W: loss(jnp, W, X))(W) ** 2))(W)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9, atol=1e-12)
+
+
+def test_no_perturbation_confusion():
+    # d/dx [ x * d/dy (x + y) ] = 1: the inner grad must not differentiate the outer x
+    f = lambda x: x * mg.grad(lambda y: x + y)(1.0)  # noqa: E731
+    assert float(mg.grad(f)(3.0)) == 1.0
+    g = lambda x: mg.grad(lambda y: x * y)(2.0)  # noqa: E731  d/dy (x y) = x; d/dx of that = 1
+    assert float(mg.grad(g)(5.0)) == 1.0
+
+
+def test_make_jaxpr_of_grad_contains_forward_and_backward():
+    closed = mg.make_jaxpr(mg.grad(lambda x: mnp.sum(mnp.sin(x))))(np.zeros(3))
+    assert [e.prim.name for e in closed.eqns] == ["cos", "mul"]  # the dead forward sin is gone
+    mg.typecheck(closed.jaxpr)
+    out = mg.eval_jaxpr(closed.jaxpr, closed.consts, [np.array([0.0, 1.0, 2.0])])
+    np.testing.assert_allclose(out[0], np.cos([0.0, 1.0, 2.0]))
+
+
+def test_integer_data_arguments_are_fine_when_not_differentiated():
+    labels = np.array([0, 2, 1])
+    logits = rng.standard_normal((3, 4))
+    g = mg.grad(lambda z, y: mg.nn.softmax_cross_entropy(z, y))(logits, labels)
+    jg = jax.grad(lambda z: -jnp.mean(jax.nn.log_softmax(z)[jnp.arange(3), labels]))(logits)
+    np.testing.assert_allclose(g, jg, rtol=1e-10)
