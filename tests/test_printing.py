@@ -1,0 +1,61 @@
+"""Golden printouts of make_jaxpr: the IR users read must stay stable and readable."""
+import numpy as np
+
+import minigrad_fn as mg
+import minigrad_fn.numpy as mnp
+from minigrad_fn import demo
+
+
+def test_add_mul_and_its_gradient():
+    assert str(mg.make_jaxpr(demo.add_mul)(-2.0, 5.0, -4.0)) == """\
+{ lambda ; a:f64[] b:f64[] c:f64[]. let
+    d:f64[] = add a b
+    e:f64[] = mul d c
+  in (e,) }"""
+    assert str(mg.make_jaxpr(mg.grad(demo.add_mul, argnums=(0, 1, 2)))(-2.0, 5.0, -4.0)) == """\
+{ lambda ; a:f64[] b:f64[] c:f64[]. let
+    d:f64[] = add a b
+    e:f64[] = mul 1.0:f64[] c
+    f:f64[] = mul 1.0:f64[] d
+  in (e, e, f) }"""
+
+
+def test_reductions_params_and_dtypes_print():
+    closed = mg.make_jaxpr(lambda x, y: mnp.sum(mnp.tanh(x @ y) ** 2, axis=0))(
+        np.zeros((2, 3)), np.zeros((3, 4), np.float32))
+    assert str(closed) == """\
+{ lambda ; a:f64[2,3] b:f32[3,4]. let
+    c:f64[3,4] = convert_element_type[new_dtype=float64] b
+    d:f64[2,4] = dot_general[dimension_numbers=(((1,), (0,)), ((), ()))] a c
+    e:f64[2,4] = tanh d
+    f:f64[2,4] = integer_pow[y=2] e
+    g:f64[4] = reduce_sum[axes=(0,)] f
+  in (g,) }"""
+
+
+def test_two_layer_net_gradient():
+    f32 = np.float32
+    args = (np.zeros((6, 5), f32), np.zeros((5, 3), f32), np.zeros((4, 6), f32), np.zeros((4, 3), f32))
+    closed = mg.make_jaxpr(mg.grad(demo.two_layer_loss, argnums=(0, 1)))(*args)
+    assert str(closed) == """\
+{ lambda a:f32[4,3]; b:f32[6,5] c:f32[5,3] d:f32[4,6] e:f32[4,3]. let
+    f:f32[4,5] = dot_general[dimension_numbers=(((1,), (0,)), ((), ()))] d b
+    g:f32[4,5] = neg f
+    h:f32[4,5] = exp g
+    i:f32[4,5] = add 1.0:f32[] h
+    j:f32[4,5] = div 1.0:f32[] i
+    k:f32[4,3] = dot_general[dimension_numbers=(((1,), (0,)), ((), ()))] j c
+    l:f32[4,3] = sub k e
+    m:f32[4,3] = mul 2.0:f32[] l
+    n:f32[4,3] = mul a m
+    o:f32[4,5] = dot_general[dimension_numbers=(((1,), (1,)), ((), ()))] n c
+    p:f32[5,3] = dot_general[dimension_numbers=(((0,), (0,)), ((), ()))] j n
+    q:f32[4,5] = div j i
+    r:f32[4,5] = mul o q
+    s:f32[4,5] = neg r
+    t:f32[4,5] = mul s h
+    u:f32[4,5] = neg t
+    v:f32[6,5] = dot_general[dimension_numbers=(((0,), (0,)), ((), ()))] d u
+  in (v, p) }"""
+    mg.typecheck(closed.jaxpr)
+    np.testing.assert_array_equal(closed.consts[0], np.ones((4, 3), f32))  # the cotangent of the sum
