@@ -52,10 +52,13 @@ class ShapedArray:
 
 def aval_of(x: Any) -> ShapedArray:
     """The abstract value of a concrete array-like or of a tracer."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return ShapedArray(x.shape, x.dtype)
     a = getattr(x, "aval", None)
     if a is not None:
         return a
-    return ShapedArray(np.shape(x), np.result_type(x))
+    x = np.asarray(x)
+    return ShapedArray(x.shape, x.dtype)
 
 
 class Var:

@@ -52,32 +52,26 @@ def _dot_impl(x, y, *, dimension_numbers):
     return np.matmul(x3, y3).reshape(bshape + xfs + yfs)
 
 
-def _ranges_like(*xs):
-    start = 0
-    for x in xs:
-        yield tuple(range(start, start + len(x)))
-        start += len(x)
-
-
 def _dot_vjp_lhs(g, y, x_ndim, dimension_numbers, swap_ans=False):
     # Contract the cotangent with y over y's free axes, then put the axes back in x's order.
     (xc, yc), (xb, yb) = dimension_numbers
     x_kept = _free(x_ndim, xc, xb)
     y_kept = _free(y.ndim, yc, yb)
-    if swap_ans:
-        ans_batch, ans_y, _ = _ranges_like(xb, y_kept, x_kept)
-    else:
-        ans_batch, _, ans_y = _ranges_like(xb, x_kept, y_kept)
-    dims = ((ans_y, y_kept), (ans_batch, yb))
-    x_contract_sorted_by_y = tuple(np.take(xc, np.argsort(yc))) if xc else ()
-    out_axes = [int(i) for i in np.argsort(tuple(xb) + x_kept + tuple(int(i) for i in x_contract_sorted_by_y))]
-    nb, na = len(xb), len(x_kept)
+    nb, nxk, nyk = len(xb), len(x_kept), len(y_kept)
+    ans_batch = tuple(range(nb))
+    ans_y = tuple(range(nb, nb + nyk)) if swap_ans else tuple(range(nb + nxk, nb + nxk + nyk))
+    # the product's axes: batch, x's kept axes (from g), then x's contracted axes in y's axis order
+    src = xb + x_kept + tuple(xc[i] for i in sorted(range(len(yc)), key=yc.__getitem__))
+    out_axes = [0] * len(src)
+    for i, a in enumerate(src):
+        out_axes[a] = i
     # The same product with the operands swapped gives (batch, y part, g part); prefer it when it needs no
     # transpose (x.T @ g instead of (g.T @ x).T: same flops, but BLAS is faster and the result contiguous).
-    swapped = [j if j < nb else j + len(xc) if j < nb + na else j - na for j in out_axes]
+    swapped = [j if j < nb else j + len(xc) if j < nb + nxk else j - nxk for j in out_axes]
     if swapped == list(range(len(swapped))) and out_axes != swapped:
-        return dot_general(y, g, ((y_kept, ans_y), (yb, ans_batch)))
-    return S.transpose(dot_general(g, y, dims), tuple(out_axes))
+        return dot_general_p.bind(y, g, dimension_numbers=((y_kept, ans_y), (yb, ans_batch)))
+    return S.transpose(dot_general_p.bind(g, y, dimension_numbers=((ans_y, y_kept), (ans_batch, yb))),
+                       tuple(out_axes))
 
 
 def _dot_vjp_x(g, ans, x, y, *, dimension_numbers):
