@@ -1,8 +1,8 @@
 """tracing: the IR and how Python functions become IR. Knows nothing of derivatives or JAX."""
-from .core import (NOVAL, EvalTrace, JaxprTrace, OpError, Primitive, Tracer, current_trace,
+from .core import (NOVAL, EvalTrace, JaxprTrace, Primitive, Tracer, current_trace,
                    is_array_like, new_trace, set_trace)
 from .errors import (ArgumentError, ConcretizationError, DTypeError, JaxprTypeError,
-                     LeakedTracerError, MinigradError, ShapeError, TracerError,
+                     LeakedTracerError, MinigradError, OpError, ShapeError, TracerError,
                      register_internal_dir, user_line)
 from .interpreter import eval_jaxpr
 from .api import check_leaves, make_jaxpr, tree_flatten, tree_unflatten

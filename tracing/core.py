@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .errors import (ArgumentError, ConcretizationError, LeakedTracerError, MinigradError,
-                     ShapeError)
+                     OpError)
 from .ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var, aval_of
 
 NOVAL = None  # a tracer's `val` when it stands for no concrete value
@@ -43,10 +43,6 @@ class Primitive:
 
     def __repr__(self):
         return self.name
-
-
-class OpError(MinigradError, RuntimeError):
-    """A primitive's implementation failed on operands its shape rule accepted."""
 
 
 # ---------------------------------------------------------------------------------------------

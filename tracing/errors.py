@@ -91,5 +91,9 @@ class ArgumentError(MinigradError, TypeError):
     """An argument to a transformation is not an array, a scalar or a pytree of them."""
 
 
+class OpError(MinigradError, RuntimeError):
+    """A primitive's implementation failed on operands its shape rule accepted."""
+
+
 class JaxprTypeError(MinigradError, TypeError):
     """The type checker found an ill-typed Jaxpr."""

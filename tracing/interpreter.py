@@ -1,22 +1,17 @@
 """Evaluate a Jaxpr by binding each equation in the current trace, freeing values at their last use."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Sequence
 
-from .ir import Jaxpr, Literal, Var
-
-_dead_cache: "dict[int, tuple]" = {}
-
+from .ir import Jaxpr, Var
 
 def last_uses(jaxpr: Jaxpr) -> list:
     """For each equation, the variables that no later equation or output reads (free them after it)."""
-    key = id(jaxpr)
-    hit = _dead_cache.get(key)
-    if hit is not None and hit[0] is jaxpr:
-        return hit[1]
-    keep = {v for v in jaxpr.outvars if type(v) is Var}
-    seen: set = set(keep)
-    dead: list = []
+    dead = jaxpr._last_uses
+    if dead is not None:
+        return dead
+    seen = {v for v in jaxpr.outvars if type(v) is Var}
+    dead = []
     for eqn in reversed(jaxpr.eqns):
         here = []
         for v in eqn.invars:
@@ -25,9 +20,7 @@ def last_uses(jaxpr: Jaxpr) -> list:
                 here.append(v)
         dead.append(here)
     dead.reverse()
-    if len(_dead_cache) > 256:
-        _dead_cache.clear()
-    _dead_cache[key] = (jaxpr, dead)
+    jaxpr._last_uses = dead
     return dead
 
 
@@ -46,8 +39,3 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence, args: Sequence) -> list:
         for v in gone:
             del env[v]
     return [env[v] if type(v) is Var else v.val for v in jaxpr.outvars]
-
-
-def read(env: dict, v: Any) -> Any:
-    """The value of an atom: a Literal's own value or the variable's entry in env."""
-    return v.val if isinstance(v, Literal) else env[v]

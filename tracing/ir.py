@@ -109,15 +109,16 @@ class Eqn:
 
 
 class Jaxpr:
-    """A closed-over-nothing program: constvars and invars in, equations, outvars out."""
+    """A program: constvars and invars in, equations, outvars out. Treat it as immutable."""
 
-    __slots__ = ("constvars", "invars", "outvars", "eqns")
+    __slots__ = ("constvars", "invars", "outvars", "eqns", "_last_uses")
 
     def __init__(self, constvars: list, invars: list, outvars: list, eqns: list):
         self.constvars = constvars
         self.invars = invars
         self.outvars = outvars
         self.eqns = eqns
+        self._last_uses = None  # computed once by the interpreter
 
     @property
     def in_avals(self) -> list:
