@@ -148,7 +148,7 @@ def _arg_name(fun, i: int) -> str:
     try:
         params = list(inspect.signature(fun).parameters)
         if i < len(params):
-            return f"'{params[i]}'"
+            return params[i]
     except (TypeError, ValueError):
         pass
     return f"#{i}"

@@ -65,11 +65,13 @@ class EvalTrace:
         except MinigradError:
             raise
         except Exception as e:
-            # Prefer the shape rule's clear message; otherwise name the operation and its operands.
-            avals = [aval_of(a) for a in args]
-            prim.shape_rule(*avals, **params)
-            ops = ", ".join(str(a) for a in avals)
-            raise OpError(f"{prim.name} failed on operands ({ops}): {type(e).__name__}: {e}") from e
+            failure = e
+        # Outside the handler, so the user sees our error alone: the shape rule's clear message if the
+        # operands are wrong, otherwise the operation and its operands named beside numpy's complaint.
+        avals = [aval_of(a) for a in args]
+        prim.shape_rule(*avals, **params)
+        ops = ", ".join(str(a) for a in avals)
+        raise OpError(f"{prim.name} failed on operands ({ops}): {type(failure).__name__}: {failure}")
 
 
 class JaxprTrace:
@@ -98,11 +100,11 @@ class JaxprTrace:
             self.env[var] = val
         return Tracer(self, aval, val, var)
 
-    def lift(self, x: Any):
+    def lift(self, x: Any, prim: Primitive | None = None):
         """The atom for a value from an enclosing level: a Literal for scalars, else a constvar."""
         if isinstance(x, Tracer):
             if not x._trace.alive:
-                raise _leaked(x, None)
+                raise _leaked(x, prim)
             var = self._const_ids.get(id(x))
             if var is None:
                 var = self._new_const(x, x.aval)
@@ -113,7 +115,8 @@ class JaxprTrace:
         try:
             aval = aval_of(x)
         except Exception:
-            raise ArgumentError(f"a value of type {type(x).__name__} was used as an operand; "
+            op = f"{prim.name}: " if prim is not None else ""
+            raise ArgumentError(f"{op}a value of type {type(x).__name__} was used as an operand; "
                                 "only arrays and scalars can be",
                                 "Convert it with minigrad_fn.numpy.asarray, or keep it out of the computation.")
         if aval.shape == () and not isinstance(x, Tracer):
@@ -137,23 +140,23 @@ class JaxprTrace:
             return self.parent.process(prim, args, params)
         invars = []
         for a in args:
-            invars.append(a._var if isinstance(a, Tracer) and a._trace is self else self.lift(a))
+            invars.append(a._var if isinstance(a, Tracer) and a._trace is self else self.lift(a, prim))
+        # The shape rule runs before anything is computed: errors come from it, at trace time, and the
+        # recorded types are the rule's (numpy would silently promote mismatched dtypes).
+        avals = prim.shape_rule(*[v.aval for v in invars], **params)
         if self.with_values:
             env = self.env
-            vals = [env[v] if type(v) is Var else v.val for v in invars]
-            out = self.parent.process(prim, vals, params)
+            out = self.parent.process(prim, [env[v] if type(v) is Var else v.val for v in invars], params)
             if prim.multiple_results:
-                outvars = [Var(aval_of(o)) for o in out]
+                outvars = [Var(a) for a in avals]
                 for v, o in zip(outvars, out):
                     env[v] = o
                 self.eqns.append(Eqn(prim, invars, outvars, params))
                 return [Tracer(self, v.aval, o, v) for v, o in zip(outvars, out)]
-            aval = aval_of(out)
-            var = Var(aval)
+            var = Var(avals)
             env[var] = out
             self.eqns.append(Eqn(prim, invars, [var], params))
-            return Tracer(self, aval, out, var)
-        avals = prim.shape_rule(*[v.aval for v in invars], **params)
+            return Tracer(self, avals, out, var)
         if prim.multiple_results:
             outvars = [Var(a) for a in avals]
             self.eqns.append(Eqn(prim, invars, outvars, params))
@@ -214,10 +217,10 @@ def set_trace(trace):
         _state.trace = prev
 
 
-def _leaked(t: "Tracer", prim) -> LeakedTracerError:
-    op = f" by {prim.name}" if prim is not None else ""
+def _leaked(t: "Tracer", prim, what: str = "") -> LeakedTracerError:
+    use = f" by {prim.name}" if prim is not None else f" for {what}" if what else ""
     return LeakedTracerError(
-        f"a tracer {t.aval} was used{op} after the transformation that created it had returned",
+        f"a tracer {t.aval} was used{use} after the transformation that created it had returned",
         "Return values out of grad/vjp/jit/make_jaxpr instead of keeping them in globals or closures; "
         "pass them in as arguments where they are needed.")
 
@@ -265,7 +268,7 @@ class Tracer:
     def concrete(self, what: str):
         """The concrete numpy value this tracer stands for, or a ConcretizationError naming `what`."""
         if not self._trace.alive:
-            raise _leaked(self, None)
+            raise _leaked(self, None, what)
         v = self.val
         if v is NOVAL:
             raise ConcretizationError(
