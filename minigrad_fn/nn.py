@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from tracing import DTypeError, ShapeError
+
 from . import numpy as mnp
 from . import primitives as P
-from .numpy._core import as_array, normalize_axes
+from .numpy._core import UnsupportedError, as_array, normalize_axes
 
 
 def _float(x):
@@ -43,7 +45,8 @@ def elu(x, alpha: float = 1.0):
 def logsumexp(a, axis=None, b=None, keepdims: bool = False, return_sign: bool = False):
     """log(sum(b * exp(a))) computed stably by shifting with the (gradient-free) maximum."""
     if return_sign:
-        raise NotImplementedError("logsumexp(return_sign=True) is not supported")
+        raise UnsupportedError("logsumexp: return_sign=True is not supported",
+                               "Keep b non-negative, or split the positive and negative terms yourself.")
     a = _float(a)
     axes = normalize_axes(axis, a.ndim, "logsumexp")
     amax = P.stop_gradient(mnp.max(a, axis=axes, keepdims=True))
@@ -82,20 +85,41 @@ def _other_axes(ndim, axis):
 
 
 def maxout(x, w, b):
-    """The lecture's maxout unit: max over k pieces of x @ w[k] + b[k]; w is (k, D, H), b is (k, H)."""
-    return mnp.max(mnp.matmul(x, w) + mnp.expand_dims(b, 1), axis=0)
+    """The lecture's maxout unit: max over k pieces of x @ w[k] + b[k]; w is (k, D, H), b is (k, H).
+
+    x is (..., D): a single vector or any batch of them; the result is (..., H).
+    """
+    x, w, b = as_array(x), as_array(w), as_array(b)
+    if w.ndim != 3 or b.shape != (w.shape[0], w.shape[2]) or x.ndim < 1 or x.shape[-1] != w.shape[1]:
+        raise ShapeError(f"maxout: shapes x {x.shape}, w {w.shape} and b {b.shape} do not fit",
+                         "maxout needs x of shape (..., D), w of shape (k, D, H) and b of shape (k, H).")
+    pieces = mnp.tensordot(x, w, axes=([x.ndim - 1], [1])) + b  # (..., k, H)
+    return mnp.max(pieces, axis=-2)
+
+
+def _check_labels(op: str, scores, labels):
+    labels = as_array(labels)
+    if labels.dtype.kind not in "iu":
+        raise DTypeError(f"{op}: labels must be integer class indices, got dtype {labels.dtype.name} "
+                         f"{labels.shape}", "Pass integer labels, e.g. labels.astype(np.int64) or argmax of one-hot.")
+    if scores.ndim != 2 or labels.shape != scores.shape[:1]:
+        raise ShapeError(f"{op}: scores of shape {scores.shape} and labels of shape {labels.shape} do not fit",
+                         "Pass scores of shape (N, C) and one integer label per row, of shape (N,).")
+    return labels
 
 
 def softmax_cross_entropy(logits, labels):
-    """Mean over the batch of -log softmax(logits)[i, labels[i]] for integer labels."""
+    """Mean over the batch of -log softmax(logits)[i, labels[i]] for integer labels; logits is (N, C)."""
     logits = _float(logits)
+    labels = _check_labels("softmax_cross_entropy", logits, labels)
     n = logits.shape[0]
     return -mnp.mean(log_softmax(logits)[np.arange(n), labels])
 
 
 def multiclass_svm_loss(scores, labels, margin: float = 1.0):
-    """Mean over the batch of sum_{j != y_i} max(0, s_j - s_{y_i} + margin) for integer labels."""
+    """Mean over the batch of sum_{j != y_i} max(0, s_j - s_{y_i} + margin) for integer labels; scores is (N, C)."""
     scores = _float(scores)
+    labels = _check_labels("multiclass_svm_loss", scores, labels)
     n, c = scores.shape
     correct = scores[np.arange(n), labels]
     margins = mnp.maximum(0, scores - correct[:, None] + margin)

@@ -19,11 +19,12 @@ from ._reductions import (amax, amin, argmax, argmin, cumsum, max, mean, min, pr
 from ._shape import (atleast_1d, atleast_2d, broadcast_arrays, broadcast_to, concatenate,  # noqa: F401
                      expand_dims, flip, fliplr, flipud, hstack, moveaxis, ndim, ravel, reshape, shape,
                      size, split, squeeze, stack, swapaxes, transpose, vstack)
-from ._ufuncs import (abs, absolute, add, around, ceil, clip, cos, divide, equal, exp, expm1,  # noqa: F401
-                      floor, floor_divide, greater, greater_equal, isfinite, isnan, less, less_equal, log,
-                      log1p, logical_and, logical_not, logical_or, logical_xor, maximum, minimum, mod,
-                      multiply, negative, not_equal, positive, power, reciprocal, remainder, rint, round,
-                      sign, sin, sqrt, square, stop_gradient, subtract, tan, tanh, true_divide, where)
+from ._ufuncs import (abs, absolute, add, around, bitwise_and, bitwise_not, bitwise_or,  # noqa: F401
+                      bitwise_xor, ceil, clip, cos, divide, equal, exp, expm1, floor, floor_divide, greater,
+                      greater_equal, invert, isfinite, isnan, less, less_equal, log, log1p, logical_and,
+                      logical_not, logical_or, logical_xor, maximum, minimum, mod, multiply, negative,
+                      not_equal, positive, power, reciprocal, remainder, rint, round, sign, sin, sqrt, square,
+                      stop_gradient, subtract, tan, tanh, true_divide, where)
 
 # dtype names, as numpy's
 float16, float32, float64 = _np.float16, _np.float32, _np.float64

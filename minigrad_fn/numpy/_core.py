@@ -6,13 +6,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from tracing import MinigradError, ShapeError, Tracer
+from tracing import ArgumentError, DTypeError, MinigradError, ShapeError, Tracer
 
 from .. import primitives as P
 
 
 class UnsupportedError(MinigradError, TypeError):
     """A numpy function or argument that minigrad_fn.numpy does not support on traced arrays."""
+
+
+class IndexShapeError(ShapeError, IndexError):
+    """An index out of range, or index arrays that do not fit the array (an IndexError, as in numpy)."""
 
 
 _PY_SCALARS = (bool, int, float, complex)
@@ -34,6 +38,16 @@ def _key(x):
     return np.asarray(x).dtype
 
 
+def _keys(op: str, xs) -> tuple:
+    keys = tuple(_key(x) for x in xs)
+    for x, k in zip(xs, keys):
+        if k not in _DUMMY and np.dtype(k).kind not in "biufc":
+            raise ArgumentError(f"{op}: an operand of type {type(x).__name__} ({np.dtype(k)}) cannot take part; "
+                                "operands must be arrays or numbers",
+                                "Convert it to a number or an array first.")
+    return keys
+
+
 @functools.lru_cache(maxsize=4096)
 def _ufunc_dtypes(ufunc: np.ufunc, keys: tuple) -> np.dtype:
     dummies = [_DUMMY[k] if k in _DUMMY else np.ones((), k) for k in keys]
@@ -42,12 +56,18 @@ def _ufunc_dtypes(ufunc: np.ufunc, keys: tuple) -> np.dtype:
 
 def result_dtype(ufunc: np.ufunc, *xs) -> np.dtype:
     """The dtype numpy's `ufunc` gives for these operands (Python scalars weak, as NumPy 2)."""
-    return _ufunc_dtypes(ufunc, tuple(_key(x) for x in xs))
+    keys = _keys(ufunc.__name__, xs)
+    try:
+        return _ufunc_dtypes(ufunc, keys)
+    except TypeError:  # numpy has no loop for these dtypes (sign of bool, bitwise ops on floats...)
+        names = ", ".join(k.__name__ if k in _DUMMY else np.dtype(k).name for k in keys)
+        raise DTypeError(f"{ufunc.__name__}: not defined for operands of dtype {names} (numpy refuses them too)",
+                         "Cast the operands with .astype(...) to a dtype the operation accepts.") from None
 
 
 def common_dtype(*xs) -> np.dtype:
     """numpy.result_type of the operands, Python scalars weak."""
-    keys = [_key(x) for x in xs]
+    keys = _keys("result_type", xs)
     return np.result_type(*[_DUMMY[k] if k in _DUMMY else k for k in keys])
 
 

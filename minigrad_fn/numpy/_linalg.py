@@ -18,6 +18,29 @@ def _operands(name, a, b):
     return cast_all((a, b), dt)
 
 
+def _dot_general(a, b, dimension_numbers):
+    """P.dot_general, steering clear of two shapes its numpy implementation cannot evaluate (the 2-D fast
+    path handles exactly one contracted axis): a product that contracts and batches nothing becomes a
+    broadcast multiply; a 2-D by 2-D product contracting both axes, or one fully contracting a 2-D operand
+    into a 2-D result (whose VJP would be such a product), is flattened to a matrix/vector product."""
+    (ca, cb), (ba, bb) = dimension_numbers
+    if ba:
+        return P.dot_general(a, b, dimension_numbers)
+    if not ca:
+        return multiply(reshape(a, a.shape + (1,) * b.ndim), b)
+    free_a = [i for i in range(a.ndim) if i not in ca]
+    free_b = [i for i in range(b.ndim) if i not in cb]
+    risky = (a.ndim == b.ndim == 2 and len(ca) != 1) or (b.ndim == 2 and not free_b and len(free_a) == 2) or (
+        a.ndim == 2 and not free_a and len(free_b) == 2)
+    if not risky:
+        return P.dot_general(a, b, dimension_numbers)
+    k = int(np.prod([a.shape[i] for i in ca], dtype=np.int64))
+    a2 = reshape(transpose(a, free_a + list(ca)), ((-1,) if free_a else ()) + (k,))
+    b2 = reshape(transpose(b, list(cb) + free_b), (k,) + ((-1,) if free_b else ()))
+    r = P.dot_general(a2, b2, (((a2.ndim - 1,), (0,)), ((), ())))
+    return reshape(r, tuple(a.shape[i] for i in free_a) + tuple(b.shape[i] for i in free_b))
+
+
 def _mismatch(name, a, b, hint):
     return ShapeError(f"{name}: shapes {a.shape} and {b.shape} are not aligned", hint)
 
@@ -55,7 +78,8 @@ def matmul(x1, x2, /, out=None, **kw):
     try:
         batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
     except ValueError:
-        raise ShapeError(f"matmul: batch axes of shapes {a.shape} and {b.shape} cannot be broadcast together")
+        raise ShapeError(f"matmul: batch axes of shapes {a.shape} and {b.shape} cannot be broadcast together",
+                         "The leading (batch) axes broadcast as in numpy: equal lengths, or 1.") from None
     nb = len(batch)
     if nb:
         a = broadcast_to(a, batch + a.shape[-2:])
@@ -109,7 +133,7 @@ def tensordot(a, b, axes=2):
     ax_b = tuple(int(i) % b.ndim for i in ax_b)
     if len(ax_a) != len(ax_b) or any(a.shape[i] != b.shape[j] for i, j in zip(ax_a, ax_b)):
         raise _mismatch("tensordot", a, b, f"The summed axes {ax_a} and {ax_b} must have equal lengths.")
-    return P.dot_general(a, b, ((ax_a, ax_b), ((), ())))
+    return _dot_general(a, b, ((ax_a, ax_b), ((), ())))
 
 
 # ---- einsum --------------------------------------------------------------------------------------------
@@ -127,6 +151,10 @@ def _parse(subscripts: str, nops: int):
     ins = ins.split(",")
     if len(ins) != nops:
         raise ValueError(f"einsum: {subscripts!r} names {len(ins)} operands but {nops} were given")
+    for c in out:
+        if out.count(c) > 1 or c not in "".join(ins):
+            raise ValueError(f"einsum: output index {c!r} in {subscripts!r} is repeated or names no input axis; "
+                             "each output letter must appear once, and in some operand")
     return ins, out
 
 
@@ -148,13 +176,17 @@ def einsum(subscripts: str, *operands, optimize=None):
     sizes: dict = {}
     for labels, x in zip(ins, ops):
         if len(set(labels)) != len(labels):
-            raise UnsupportedError(f"einsum: repeated index in {labels!r} (diagonals) is not supported")
+            raise UnsupportedError(f"einsum: repeated index in {labels!r} (diagonals) is not supported",
+                                   "Take the diagonal by indexing first, e.g. x[np.arange(n), np.arange(n)].")
         if len(labels) != x.ndim:
-            raise ShapeError(f"einsum: operand {labels!r} has {x.ndim} axes, shape {x.shape}")
+            raise ShapeError(f"einsum: operand {labels!r} has {x.ndim} axes, shape {x.shape}",
+                             "Give each operand exactly one letter per axis.")
         for c, d in zip(labels, x.shape):
             if sizes.setdefault(c, d) != d:
                 raise ShapeError(f"einsum: index {c!r} has lengths {sizes[c]} and {d} in {subscripts!r} "
-                                 f"(operand shapes {[o.shape for o in ops]})")
+                                 f"(operand shapes {[o.shape for o in ops]})",
+                                 "Every axis labelled with the same letter must have the same length; "
+                                 "check the subscripts against the operand shapes.")
     pending = list(zip(ins, ops))
     # sum away letters that appear in only one operand and not in the output
     for i, (labels, x) in enumerate(pending):
@@ -169,7 +201,7 @@ def einsum(subscripts: str, *operands, optimize=None):
         contract = [c for c in la if c in lb and c not in rest]
         dn = ((tuple(la.index(c) for c in contract), tuple(lb.index(c) for c in contract)),
               (tuple(la.index(c) for c in batch), tuple(lb.index(c) for c in batch)))
-        a = P.dot_general(a, b, dn)
+        a = _dot_general(a, b, dn)
         la = "".join(batch) + "".join(c for c in la if c not in batch and c not in contract) + \
             "".join(c for c in lb if c not in batch and c not in contract)
     a, la = _sum_out(a, la, set(out))

@@ -17,14 +17,19 @@ def _swap(f):
     return lambda self, other: f(other, self)
 
 
+def _pow(mnp):
+    # as ndarray.__pow__: a Python-int exponent 2 is numpy's square (bool ** 2 is int8, not int64)
+    return lambda self, other: mnp.square(self) if type(other) is int and other == 2 else mnp.power(self, other)
+
+
 def attach(mnp) -> None:
     """Give `Tracer` ndarray's operators and methods, implemented by the module `mnp`."""
     ops = {
         "__add__": mnp.add, "__sub__": mnp.subtract, "__mul__": mnp.multiply, "__truediv__": mnp.divide,
-        "__pow__": mnp.power, "__matmul__": mnp.matmul, "__floordiv__": mnp.floor_divide, "__mod__": mnp.remainder,
+        "__pow__": _pow(mnp), "__matmul__": mnp.matmul, "__floordiv__": mnp.floor_divide, "__mod__": mnp.remainder,
         "__lt__": mnp.less, "__le__": mnp.less_equal, "__gt__": mnp.greater, "__ge__": mnp.greater_equal,
         "__eq__": mnp.equal, "__ne__": mnp.not_equal,
-        "__and__": mnp.logical_and, "__or__": mnp.logical_or, "__xor__": mnp.logical_xor,
+        "__and__": mnp.bitwise_and, "__or__": mnp.bitwise_or, "__xor__": mnp.bitwise_xor,
     }
     for name, f in ops.items():
         setattr(Tracer, name, f)
@@ -33,7 +38,7 @@ def attach(mnp) -> None:
     Tracer.__neg__ = mnp.negative
     Tracer.__pos__ = mnp.positive
     Tracer.__abs__ = mnp.absolute
-    Tracer.__invert__ = mnp.logical_not
+    Tracer.__invert__ = mnp.invert
     Tracer.__getitem__ = mnp._indexing.getitem
     Tracer.__iter__ = lambda self: (self[i] for i in range(len(self)))
     Tracer.T = property(lambda self: mnp.transpose(self))

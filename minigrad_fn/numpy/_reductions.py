@@ -1,6 +1,7 @@
 """Reductions and scans with numpy's signatures (axis, dtype, keepdims, ddof)."""
 from __future__ import annotations
 
+import builtins
 import functools
 
 import numpy as np
@@ -8,7 +9,7 @@ import numpy as np
 from .. import primitives as P
 from ._core import as_array, no_out, normalize_axes, normalize_axis
 from ._shape import ravel, reshape
-from ._ufuncs import sqrt, square, subtract
+from ._ufuncs import divide, sqrt, square, subtract
 
 
 def _keep(x, axes, keepdims, op_input_shape):
@@ -32,9 +33,13 @@ def _reduce_dtype(ufunc, dt):
 
 
 def sum(a, axis=None, dtype=None, out=None, keepdims=False, initial=None, where=None):  # noqa: A001
-    """numpy.sum, traceable."""
+    """numpy.sum, traceable (`where=` masks elements out, `initial` is added in the result dtype)."""
+    if where is not None:
+        from ._ufuncs import where as _where
+        a = as_array(a)
+        a = _where(where, a, np.zeros((), a.dtype))
     r = _reduce(P.reduce_sum, np.add, "sum", a, axis, dtype, keepdims, out)
-    return r if initial is None else r + initial
+    return r if initial is None else P.add(r, np.asarray(initial, r.dtype))
 
 
 def prod(a, axis=None, dtype=None, out=None, keepdims=False):
@@ -71,30 +76,33 @@ def _count(shape, axes) -> int:
 
 
 def mean(a, axis=None, dtype=None, out=None, keepdims=False):
-    """numpy.mean, traceable."""
+    """numpy.mean, traceable (float16 accumulates in float32, as numpy)."""
     no_out("mean", out)
     a = as_array(a)
     dt = np.dtype(dtype) if dtype is not None else (a.dtype if a.dtype.kind in "fc" else np.dtype(np.float64))
+    acc = np.dtype(np.float32) if dtype is None and dt == np.float16 else dt
     axes = normalize_axes(axis, a.ndim, "mean")
-    s = sum(a, axis=axes, dtype=dt, keepdims=keepdims)
-    return P.div(s, np.asarray(_count(a.shape, axes), dt))
+    s = sum(a, axis=axes, dtype=acc, keepdims=keepdims)
+    return as_array(P.div(s, np.asarray(_count(a.shape, axes), acc)), dt)
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    """numpy.var: mean of squared deviations, divided by N - ddof."""
+    """numpy.var: the sum of squared deviations from the mean, divided by N - ddof.
+
+    As numpy, the deviations are taken in the promoted dtype of `a` and its mean, the squares summed in
+    `dtype`, and the result has the dtype of that sum."""
     no_out("var", out)
     a = as_array(a)
-    dt = np.dtype(dtype) if dtype is not None else (a.dtype if a.dtype.kind in "fc" else np.dtype(np.float64))
-    a = as_array(a, dt)
     axes = normalize_axes(axis, a.ndim, "var")
-    centered = subtract(a, mean(a, axis=axes, keepdims=True))
-    s = sum(square(centered), axis=axes, keepdims=keepdims)
-    return P.div(s, np.asarray(_count(a.shape, axes) - ddof, dt))
+    centered = subtract(a, mean(a, axis=axes, dtype=dtype, keepdims=True))
+    s = sum(square(centered), axis=axes, dtype=dtype, keepdims=keepdims)
+    return as_array(divide(s, builtins.max(_count(a.shape, axes) - ddof, 0)), s.dtype)
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    """numpy.std: the square root of var."""
-    return sqrt(var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims))
+    """numpy.std: the square root of var (in var's dtype)."""
+    v = var(a, axis=axis, dtype=dtype, out=out, ddof=ddof, keepdims=keepdims)
+    return as_array(sqrt(v), v.dtype)
 
 
 def _arg(prim_fn, name, a, axis, out, keepdims):

@@ -67,14 +67,36 @@ sqrt = _unary(P.sqrt, np.sqrt)
 negative = _unary(P.neg, np.negative)
 absolute = abs = _unary(P.abs, np.absolute)  # noqa: A001
 sign = _unary(P.sign, np.sign)
-floor = _unary(P.floor, np.floor)
-ceil = _unary(P.ceil, np.ceil)
-rint = _unary(P.round, np.rint)
+
+
+def _rounding(prim_fn, ufunc):
+    # numpy keeps integer (and for floor/ceil, bool) operands as they are; the primitives take floats only
+    def fn(x, /, out=None, **kw):
+        no_out(ufunc.__name__, out)
+        no_kwargs(ufunc.__name__, kw)
+        dt = result_dtype(ufunc, x)
+        x = as_array(x, dt)
+        return prim_fn(x) if dt.kind == "f" else x
+    fn.__name__ = ufunc.__name__
+    fn.__doc__ = f"numpy.{ufunc.__name__}, traceable (zero gradient)."
+    return fn
+
+
+floor = _rounding(P.floor, np.floor)
+ceil = _rounding(P.ceil, np.ceil)
+rint = _rounding(P.round, np.rint)
 
 
 def positive(x, /, out=None, **kw):
     """numpy.positive: the array itself."""
-    return as_array(x)
+    no_out("positive", out)
+    no_kwargs("positive", kw)
+    x = as_array(x)
+    if x.dtype == np.dtype(bool):
+        from tracing import DTypeError
+        raise DTypeError(f"positive: not defined for bool operands (got {x.dtype.name} {x.shape})",
+                         "Cast it with .astype(int) first.")
+    return x
 
 
 def _as_bool(x):
@@ -84,31 +106,63 @@ def _as_bool(x):
 
 def logical_and(x1, x2, /, out=None, **kw):
     """numpy.logical_and, traceable."""
+    no_out("logical_and", out)
+    no_kwargs("logical_and", kw)
     return P.logical_and(_as_bool(x1), _as_bool(x2))
 
 
 def logical_or(x1, x2, /, out=None, **kw):
     """numpy.logical_or, traceable."""
+    no_out("logical_or", out)
+    no_kwargs("logical_or", kw)
     return P.logical_or(_as_bool(x1), _as_bool(x2))
 
 
 def logical_xor(x1, x2, /, out=None, **kw):
     """numpy.logical_xor, traceable."""
+    no_out("logical_xor", out)
+    no_kwargs("logical_xor", kw)
     return P.ne(_as_bool(x1), _as_bool(x2))
 
 
 def logical_not(x, /, out=None, **kw):
     """numpy.logical_not, traceable."""
+    no_out("logical_not", out)
+    no_kwargs("logical_not", kw)
     return P.logical_not(_as_bool(x))
+
+
+def _bitwise(logical_fn, ufunc):
+    # on bool operands the bitwise ops are the logical ones; integer bit twiddling has no primitive
+    def fn(*xs, out=None, **kw):
+        no_out(ufunc.__name__, out)
+        no_kwargs(ufunc.__name__, kw)
+        dt = result_dtype(ufunc, *xs)
+        if dt != np.dtype(bool):
+            from ._core import UnsupportedError
+            raise UnsupportedError(f"{ufunc.__name__}: only bool operands are supported, got {dt.name}",
+                                   "Compare first (x > 0) to get masks; integer bit operations are not traceable.")
+        return logical_fn(*cast_all(xs, dt))
+    fn.__name__ = ufunc.__name__
+    fn.__doc__ = f"numpy.{ufunc.__name__} for bool operands (the logical operation), traceable."
+    return fn
+
+
+bitwise_and = _bitwise(logical_and, np.bitwise_and)
+bitwise_or = _bitwise(logical_or, np.bitwise_or)
+bitwise_xor = _bitwise(logical_xor, np.bitwise_xor)
+invert = bitwise_not = _bitwise(logical_not, np.invert)
 
 
 def power(x1, x2, /, out=None, **kw):
     """numpy.power; a Python-int exponent becomes integer_pow (exact gradient at x = 0)."""
     no_out("power", out)
-    if isinstance(x2, (int, np.integer)) and not isinstance(x2, bool):
-        dt = result_dtype(np.power, x1, int(x2))
+    no_kwargs("power", kw)
+    dt = result_dtype(np.power, x1, x2)  # a numpy integer scalar is strong (float32 ** np.int32(2) is float64)
+    if isinstance(x2, (int, np.integer)) and not isinstance(x2, (bool, np.bool_)):
+        if x2 < 0 and dt.kind in "iub":
+            raise ValueError("Integers to negative integer powers are not allowed.")
         return P.integer_pow(as_array(x1, dt), int(x2))
-    dt = result_dtype(np.power, x1, x2)
     a, b = cast_all((x1, x2), dt)
     return P.pow(a, b)
 
@@ -116,16 +170,21 @@ def power(x1, x2, /, out=None, **kw):
 def square(x, /, out=None, **kw):
     """numpy.square, traceable."""
     no_out("square", out)
+    no_kwargs("square", kw)
     return P.integer_pow(as_array(x, result_dtype(np.square, x)), 2)
 
 
 def reciprocal(x, /, out=None, **kw):
     """numpy.reciprocal, traceable."""
+    no_out("reciprocal", out)
+    no_kwargs("reciprocal", kw)
     return P.integer_pow(as_array(x, result_dtype(np.reciprocal, x)), -1)
 
 
 def floor_divide(x1, x2, /, out=None, **kw):
     """numpy.floor_divide for floats (floor(x1 / x2)); zero gradient, as JAX."""
+    no_out("floor_divide", out)
+    no_kwargs("floor_divide", kw)
     dt = result_dtype(np.floor_divide, x1, x2)
     if dt.kind != "f":
         a, b = cast_all((x1, x2), dt)
@@ -138,6 +197,8 @@ def floor_divide(x1, x2, /, out=None, **kw):
 
 def remainder(x1, x2, /, out=None, **kw):
     """numpy.remainder (mod): x1 - floor_divide(x1, x2) * x2."""
+    no_out("remainder", out)
+    no_kwargs("remainder", kw)
     dt = result_dtype(np.remainder, x1, x2)
     a, b = cast_all((x1, x2), dt)
     return P.sub(a, P.mul(floor_divide(a, b), b))
@@ -147,15 +208,25 @@ mod = remainder
 
 
 def round(a, decimals: int = 0, out=None):  # noqa: A001
-    """numpy.round (half to even), traceable; zero gradient."""
+    """numpy.round (half to even, to `decimals` places, which may be negative), traceable; zero gradient."""
     no_out("round", out)
     a = as_array(a)
+    decimals = int(decimals)
+    if a.dtype.kind in "iu" and decimals >= 0:
+        return a
+    if a.dtype.kind == "b":
+        if decimals:
+            from tracing import DTypeError
+            raise DTypeError(f"round: bool operands cannot be rounded to {decimals} decimals")
+        return rint(a)
     if decimals == 0:
         return P.round(a)
-    if a.dtype.kind != "f":
-        return a
-    s = np.asarray(10.0 ** decimals, a.dtype)
-    return P.div(P.round(P.mul(a, s)), s)
+    # as numpy: scale by 10**|decimals| (exact for moderate decimals), round, scale back
+    dt = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+    f = np.asarray(10.0 ** abs(decimals), dt)
+    x = as_array(a, dt)
+    r = P.div(P.round(P.mul(x, f)), f) if decimals > 0 else P.mul(P.round(P.div(x, f)), f)
+    return as_array(r, a.dtype)
 
 
 around = round
@@ -194,6 +265,8 @@ def stop_gradient(x):
 
 def isfinite(x, /, out=None, **kw):
     """numpy.isfinite, traceable (no gradient)."""
+    no_out("isfinite", out)
+    no_kwargs("isfinite", kw)
     x = as_array(x)
     if x.dtype.kind != "f":
         return P.eq(x, x) if isinstance(x, Tracer) else np.ones(x.shape, bool)
@@ -202,5 +275,7 @@ def isfinite(x, /, out=None, **kw):
 
 def isnan(x, /, out=None, **kw):
     """numpy.isnan, traceable (no gradient)."""
+    no_out("isnan", out)
+    no_kwargs("isnan", kw)
     x = as_array(x)
     return P.ne(x, x)
