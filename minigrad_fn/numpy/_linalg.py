@@ -18,29 +18,6 @@ def _operands(name, a, b):
     return cast_all((a, b), dt)
 
 
-def _dot_general(a, b, dimension_numbers):
-    """P.dot_general, steering clear of two shapes its numpy implementation cannot evaluate (the 2-D fast
-    path handles exactly one contracted axis): a product that contracts and batches nothing becomes a
-    broadcast multiply; a 2-D by 2-D product contracting both axes, or one fully contracting a 2-D operand
-    into a 2-D result (whose VJP would be such a product), is flattened to a matrix/vector product."""
-    (ca, cb), (ba, bb) = dimension_numbers
-    if ba:
-        return P.dot_general(a, b, dimension_numbers)
-    if not ca:
-        return multiply(reshape(a, a.shape + (1,) * b.ndim), b)
-    free_a = [i for i in range(a.ndim) if i not in ca]
-    free_b = [i for i in range(b.ndim) if i not in cb]
-    risky = (a.ndim == b.ndim == 2 and len(ca) != 1) or (b.ndim == 2 and not free_b and len(free_a) == 2) or (
-        a.ndim == 2 and not free_a and len(free_b) == 2)
-    if not risky:
-        return P.dot_general(a, b, dimension_numbers)
-    k = int(np.prod([a.shape[i] for i in ca], dtype=np.int64))
-    a2 = reshape(transpose(a, free_a + list(ca)), ((-1,) if free_a else ()) + (k,))
-    b2 = reshape(transpose(b, list(cb) + free_b), (k,) + ((-1,) if free_b else ()))
-    r = P.dot_general(a2, b2, (((a2.ndim - 1,), (0,)), ((), ())))
-    return reshape(r, tuple(a.shape[i] for i in free_a) + tuple(b.shape[i] for i in free_b))
-
-
 def _mismatch(name, a, b, hint):
     return ShapeError(f"{name}: shapes {a.shape} and {b.shape} are not aligned", hint)
 
@@ -133,7 +110,7 @@ def tensordot(a, b, axes=2):
     ax_b = tuple(int(i) % b.ndim for i in ax_b)
     if len(ax_a) != len(ax_b) or any(a.shape[i] != b.shape[j] for i, j in zip(ax_a, ax_b)):
         raise _mismatch("tensordot", a, b, f"The summed axes {ax_a} and {ax_b} must have equal lengths.")
-    return _dot_general(a, b, ((ax_a, ax_b), ((), ())))
+    return P.dot_general(a, b, ((ax_a, ax_b), ((), ())))
 
 
 # ---- einsum --------------------------------------------------------------------------------------------
@@ -201,7 +178,7 @@ def einsum(subscripts: str, *operands, optimize=None):
         contract = [c for c in la if c in lb and c not in rest]
         dn = ((tuple(la.index(c) for c in contract), tuple(lb.index(c) for c in contract)),
               (tuple(la.index(c) for c in batch), tuple(lb.index(c) for c in batch)))
-        a = _dot_general(a, b, dn)
+        a = P.dot_general(a, b, dn)
         la = "".join(batch) + "".join(c for c in la if c not in batch and c not in contract) + \
             "".join(c for c in lb if c not in batch and c not in contract)
     a, la = _sum_out(a, la, set(out))

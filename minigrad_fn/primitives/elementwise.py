@@ -72,7 +72,8 @@ tanh_p = _unop("tanh", np.tanh, lambda g, ans, x: mul(g, sub(scalar(1, ans), mul
 logistic_p = _unop("logistic", lambda x: _logistic_impl(x),
                    lambda g, ans, x: mul(g, mul(ans, sub(scalar(1, ans), ans))))
 sqrt_p = _unop("sqrt", np.sqrt, lambda g, ans, x: div(g, mul(scalar(2, ans), ans)))
-abs_p = _unop("abs", np.abs, lambda g, ans, x: mul(g, sign(x)), float_only=False)
+# abs'(0) = 1, as lax.abs: the gradient is select(x >= 0, g, -g)
+abs_p = _unop("abs", np.abs, lambda g, ans, x: select(ge(x, scalar(0, x)), g, neg(g)), float_only=False)
 # piecewise constant: the gradient is zero almost everywhere, as in JAX
 sign_p = _unop("sign", np.sign, None, float_only=False)
 floor_p = _unop("floor", np.floor, None)

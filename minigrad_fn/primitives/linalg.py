@@ -40,7 +40,7 @@ _FAST_2D = {((1,), (0,)): lambda x, y: x @ y, ((0,), (0,)): lambda x, y: x.T @ y
 
 def _dot_impl(x, y, *, dimension_numbers):
     (xc, yc), (xb, yb) = dimension_numbers
-    if not xb and x.ndim == 2 and y.ndim == 2:
+    if not xb and x.ndim == 2 and y.ndim == 2 and len(xc) == 1:
         return _FAST_2D[(xc, yc)](x, y)
     xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
     bshape = tuple(x.shape[i] for i in xb)
