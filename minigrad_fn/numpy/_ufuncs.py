@@ -9,11 +9,12 @@ from .. import primitives as P
 from ._core import as_array, cast_all, common_dtype, no_kwargs, no_out, result_dtype
 
 
-def _binary(prim_fn, ufunc, compute_dtype_of=None):
+def _binary(prim_fn, ufunc, compare=False):
+    # comparisons compute in the operands' common dtype; the others in numpy's result dtype
     def fn(x1, x2, /, out=None, **kw):
         no_out(ufunc.__name__, out)
         no_kwargs(ufunc.__name__, kw)
-        dt = result_dtype(ufunc, x1, x2) if compute_dtype_of is None else compute_dtype_of(x1, x2)
+        dt = common_dtype(x1, x2) if compare else result_dtype(ufunc, x1, x2)
         a, b = cast_all((x1, x2), dt)
         return prim_fn(a, b)
     fn.__name__ = ufunc.__name__
@@ -21,22 +22,14 @@ def _binary(prim_fn, ufunc, compute_dtype_of=None):
     return fn
 
 
-def _compare(prim_fn, ufunc):
-    def fn(x1, x2, /, out=None, **kw):
-        no_out(ufunc.__name__, out)
-        no_kwargs(ufunc.__name__, kw)
-        a, b = cast_all((x1, x2), common_dtype(x1, x2))
-        return prim_fn(a, b)
-    fn.__name__ = ufunc.__name__
-    fn.__doc__ = f"numpy.{ufunc.__name__}, traceable."
-    return fn
-
-
-def _unary(prim_fn, ufunc):
+def _unary(prim_fn, ufunc, non_float_unchanged=False):
+    # floor/ceil/rint keep integer (and bool) operands as they are, as numpy does; their primitives take floats
     def fn(x, /, out=None, **kw):
         no_out(ufunc.__name__, out)
         no_kwargs(ufunc.__name__, kw)
-        return prim_fn(as_array(x, result_dtype(ufunc, x)))
+        dt = result_dtype(ufunc, x)
+        x = as_array(x, dt)
+        return x if non_float_unchanged and dt.kind != "f" else prim_fn(x)
     fn.__name__ = ufunc.__name__
     fn.__doc__ = f"numpy.{ufunc.__name__}, traceable."
     return fn
@@ -48,12 +41,12 @@ multiply = _binary(P.mul, np.multiply)
 divide = true_divide = _binary(P.div, np.true_divide)
 maximum = _binary(P.max, np.maximum)
 minimum = _binary(P.min, np.minimum)
-equal = _compare(P.eq, np.equal)
-not_equal = _compare(P.ne, np.not_equal)
-less = _compare(P.lt, np.less)
-less_equal = _compare(P.le, np.less_equal)
-greater = _compare(P.gt, np.greater)
-greater_equal = _compare(P.ge, np.greater_equal)
+equal = _binary(P.eq, np.equal, compare=True)
+not_equal = _binary(P.ne, np.not_equal, compare=True)
+less = _binary(P.lt, np.less, compare=True)
+less_equal = _binary(P.le, np.less_equal, compare=True)
+greater = _binary(P.gt, np.greater, compare=True)
+greater_equal = _binary(P.ge, np.greater_equal, compare=True)
 
 exp = _unary(P.exp, np.exp)
 log = _unary(P.log, np.log)
@@ -69,22 +62,9 @@ absolute = abs = _unary(P.abs, np.absolute)  # noqa: A001
 sign = _unary(P.sign, np.sign)
 
 
-def _rounding(prim_fn, ufunc):
-    # numpy keeps integer (and for floor/ceil, bool) operands as they are; the primitives take floats only
-    def fn(x, /, out=None, **kw):
-        no_out(ufunc.__name__, out)
-        no_kwargs(ufunc.__name__, kw)
-        dt = result_dtype(ufunc, x)
-        x = as_array(x, dt)
-        return prim_fn(x) if dt.kind == "f" else x
-    fn.__name__ = ufunc.__name__
-    fn.__doc__ = f"numpy.{ufunc.__name__}, traceable (zero gradient)."
-    return fn
-
-
-floor = _rounding(P.floor, np.floor)
-ceil = _rounding(P.ceil, np.ceil)
-rint = _rounding(P.round, np.rint)
+floor = _unary(P.floor, np.floor, non_float_unchanged=True)  # zero gradient, as JAX
+ceil = _unary(P.ceil, np.ceil, non_float_unchanged=True)
+rint = _unary(P.round, np.rint, non_float_unchanged=True)
 
 
 def positive(x, /, out=None, **kw):
