@@ -8,14 +8,13 @@ compute numbers, under an enclosing grad or make_jaxpr they are recorded as IR (
 """
 from __future__ import annotations
 
-import inspect
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import optree
 
-from tracing import (ArgumentError, MinigradError, Tracer, Var, aval_of, check_leaves, is_array_like, new_trace,
-                     tree_flatten, tree_unflatten)
+from tracing import (ArgumentError, MinigradError, Tracer, Var, aval_of, check_args, check_leaves, leaf_names,
+                     new_trace, tree_flatten, tree_unflatten)
 
 from .primitives import add
 
@@ -94,8 +93,8 @@ def _to_user(g, aval):
 
 
 def _vjp(fun: Callable, primals: Sequence, has_aux: bool, what: str):
+    check_args(fun, primals, what)
     leaves, tree = tree_flatten(tuple(primals))
-    check_leaves(leaves, what)
     leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in leaves]
     with new_trace(with_values=True) as trace:
         tracers = [trace.new_arg(aval_of(x), x) for x in leaves]
@@ -144,27 +143,14 @@ def _name(fun) -> str:
     return getattr(fun, "__name__", type(fun).__name__)
 
 
-def _arg_name(fun, i: int) -> str:
-    try:
-        params = list(inspect.signature(fun).parameters)
-        if i < len(params):
-            return params[i]
-    except (TypeError, ValueError):
-        pass
-    return f"#{i}"
-
-
 def _check_differentiable(fun, args, argnums, what):
+    check_args(fun, args, what, argnums)
     for i in argnums:
-        paths, leaves, _ = optree.tree_flatten_with_path(args[i], none_is_leaf=False)
-        for path, x in zip(paths, leaves):
-            where = "".join(f"[{p!r}]" for p in path)
-            if not is_array_like(x):
-                check_leaves([x], what, [f"argument {_arg_name(fun, i)}{where}"])
+        for j, x in enumerate(tree_flatten(args[i])[0]):
             dt = aval_of(x).dtype
             if dt.kind != "f":
                 raise GradTypeError(
-                    f"{what}: argument {_arg_name(fun, i)}{where} (argnums={i}) has dtype {dt.name}; "
+                    f"{what}: {leaf_names(fun, args, [i])[j]} (argnums={i}) has dtype {dt.name}; "
                     "only floating-point inputs can be differentiated",
                     "Cast it, e.g. x.astype(np.float64) or a float literal (2.0, not 2), or leave it out "
                     "of argnums if it is data.")

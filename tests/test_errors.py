@@ -473,7 +473,7 @@ def test_branching_on_a_traced_array_in_make_jaxpr_names_its_shape():
 # ---------------------------------------------------------------------------------------------
 # Arguments that are not arrays or scalars
 
-def takes_label(x, label):
+def summed(x, label):
     return mnp.sum(x)
 
 
@@ -488,7 +488,7 @@ BAD_VALUES = {"str": "abc", "object": object(), "str-in-list": [np.ones(2), {"k"
 def test_bad_argument_to_grad(bad):
     value = BAD_VALUES[bad]
     with pytest.raises(ArgumentError) as info:
-        mg.grad(takes_label, argnums=(0, 1))(A, value)  # @bad-arg-grad
+        mg.grad(summed, argnums=(0, 1))(A, value)  # @bad-arg-grad
     assert isinstance(info.value, TypeError)
     check_message(info.value, "bad-arg-grad", "label", ("str", "object", "dict"))
 
@@ -496,14 +496,14 @@ def test_bad_argument_to_grad(bad):
 @pytest.mark.parametrize("bad", list(BAD_VALUES))
 def test_bad_argument_to_vjp(bad):
     with pytest.raises(ArgumentError) as info:
-        mg.vjp(takes_label, A, BAD_VALUES[bad])  # @bad-arg-vjp
+        mg.vjp(summed, A, BAD_VALUES[bad])  # @bad-arg-vjp
     check_message(info.value, "bad-arg-vjp", "label", ("str", "object", "dict"))
 
 
 @pytest.mark.parametrize("bad", list(BAD_VALUES))
 def test_bad_argument_to_make_jaxpr(bad):
     with pytest.raises(ArgumentError) as info:
-        mg.make_jaxpr(takes_label)(A, BAD_VALUES[bad])  # @bad-arg-jaxpr
+        mg.make_jaxpr(summed)(A, BAD_VALUES[bad])  # @bad-arg-jaxpr
     check_message(info.value, "bad-arg-jaxpr", "label", ("str", "object", "dict"))
 
 

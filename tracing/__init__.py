@@ -5,6 +5,7 @@ from .errors import (ArgumentError, ConcretizationError, DTypeError, JaxprTypeEr
                      LeakedTracerError, MinigradError, OpError, ShapeError, TracerError,
                      register_internal_dir, user_line)
 from .interpreter import eval_jaxpr
-from .api import check_leaves, make_jaxpr, tree_flatten, tree_unflatten
+from .api import (arg_name, check_args, check_leaves, leaf_names, make_jaxpr, tree_flatten,  # noqa: F401
+                  tree_unflatten)
 from .ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var, aval_of, pp_jaxpr, short_dtype
 from .passes import dce, dce_closed, typecheck

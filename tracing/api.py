@@ -1,11 +1,12 @@
 """make_jaxpr and pytree helpers shared by transformations."""
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable, Sequence
 
 import optree
 
-from .core import Tracer, is_array_like, new_trace
+from .core import is_array_like, new_trace
 from .errors import ArgumentError
 from .ir import ClosedJaxpr, aval_of
 from .passes import dce_closed
@@ -32,12 +33,38 @@ def check_leaves(leaves: Sequence, what: str, names: Sequence[str] | None = None
                 "mark other arguments static or close over them.")
 
 
+def arg_name(fun: Callable, i: int) -> str:
+    """The name of fun's i-th positional parameter (or `#i`), for error messages."""
+    try:
+        params = list(inspect.signature(fun).parameters)
+    except (TypeError, ValueError):
+        params = []
+    return params[i] if i < len(params) else f"#{i}"
+
+
+def leaf_names(fun: Callable, args: Sequence, argnums: Sequence[int] | None = None) -> list[str]:
+    """`argument params['W']` for every leaf of the chosen arguments, in flattening order."""
+    names = []
+    for i in (range(len(args)) if argnums is None else argnums):
+        paths, _, _ = optree.tree_flatten_with_path(args[i], none_is_leaf=False)
+        names += [f"argument {arg_name(fun, i)}" + "".join(f"[{p!r}]" for p in path) for path in paths]
+    return names
+
+
+def check_args(fun: Callable, args: Sequence, what: str, argnums: Sequence[int] | None = None) -> None:
+    """An ArgumentError naming the argument (and pytree path) of the first leaf that is not an array."""
+    chosen = args if argnums is None else [args[i] for i in argnums]
+    leaves, _ = tree_flatten(tuple(chosen))
+    if not all(is_array_like(x) for x in leaves):
+        check_leaves(leaves, what, leaf_names(fun, args, argnums))
+
+
 def make_jaxpr(fun: Callable) -> Callable[..., ClosedJaxpr]:
     """`make_jaxpr(f)(*args)` traces f on the shapes and dtypes of args and returns its ClosedJaxpr."""
 
     def traced(*args) -> ClosedJaxpr:
+        check_args(fun, args, f"make_jaxpr({getattr(fun, '__name__', 'fun')})")
         leaves, tree = tree_flatten(args)
-        check_leaves(leaves, f"make_jaxpr({getattr(fun, '__name__', 'fun')})")
         with new_trace(with_values=False) as trace:
             tracers = [trace.new_arg(aval_of(x)) for x in leaves]
             out = fun(*tree_unflatten(tree, tracers))
