@@ -129,9 +129,11 @@ def _binop(name, impl, rule_x, rule_y):
 
 
 def _pow_dx(g, ans, x, y):
-    # y * x**(y-1), with 0 where y == 0 (JAX's convention, so 0**0 has gradient 0)
-    jac = select(eq(y, scalar(0, y)), scalar(0, x), mul(y, pow(x, sub(y, scalar(1, y)))))
-    return mul(g, jac)
+    # y * x**(y-1), with 0 at x == y == 0 (d/dx x**0 = 0; JAX's rule for integer exponents, where its
+    # float rule gives 0 * inf = nan). Guarding only that point keeps d/dy of this (x**-1 at y == 0) right.
+    zero = scalar(0, x)
+    origin = logical_and(eq(x, zero), eq(y, zero))
+    return mul(g, select(origin, zero, mul(y, pow(x, sub(y, scalar(1, y))))))
 
 
 def _pow_dy(g, ans, x, y):

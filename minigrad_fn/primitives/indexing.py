@@ -45,9 +45,12 @@ def _scatter_rule(operand, idx, updates):
     _check_idx("scatter_add", operand, idx)
     k = idx.shape[-1]
     want = tuple(idx.shape[:-1]) + tuple(operand.shape[k:])
-    if updates.shape != want or updates.dtype != operand.dtype:
+    if updates.dtype != operand.dtype:
+        raise DTypeError(f"scatter_add: updates {updates} and operand {operand} have different dtypes",
+                         "Cast the updates with .astype(...) to the operand's dtype.")
+    if updates.shape != want:
         raise ShapeError(f"scatter_add: updates {updates} do not fit operand {operand} at indices {idx}",
-                         f"Updates must have shape {want} and the operand's dtype.")
+                         f"Updates must have shape {want}.")
     return operand
 
 

@@ -212,7 +212,7 @@ def _pad_impl(x, *, padding_config):
 
 def _pad_vjp(g, ans, x, *, padding_config):
     start = [lo for lo, _, _ in padding_config]
-    limit = [lo + (d - 1) * (it + 1) + 1 for (lo, _, it), d in zip(padding_config, x.shape)]
+    limit = [lo + max(0, (d - 1) * (it + 1) + 1) for (lo, _, it), d in zip(padding_config, x.shape)]  # d may be 0
     return slice(g, start, limit, [it + 1 for _, _, it in padding_config])
 
 
