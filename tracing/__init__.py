@@ -1,6 +1,6 @@
 """tracing: the IR and how Python functions become IR. Knows nothing of derivatives or JAX."""
 from .core import (NOVAL, EvalTrace, JaxprTrace, Primitive, Tracer, current_trace,
-                   is_array_like, new_trace, set_trace)
+                   is_array_like, new_trace)
 from .errors import (ArgumentError, ConcretizationError, DTypeError, JaxprTypeError,
                      LeakedTracerError, MinigradError, OpError, ShapeError, TracerError,
                      register_internal_dir, user_line)

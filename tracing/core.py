@@ -206,17 +206,6 @@ def new_trace(with_values: bool):
         trace.alive = False
 
 
-@contextmanager
-def set_trace(trace):
-    """Make `trace` current for the block (used to run a backward pass at a parent level)."""
-    prev = _state.trace
-    _state.trace = trace
-    try:
-        yield trace
-    finally:
-        _state.trace = prev
-
-
 def _leaked(t: "Tracer", prim, what: str = "") -> LeakedTracerError:
     use = f" by {prim.name}" if prim is not None else f" for {what}" if what else ""
     return LeakedTracerError(

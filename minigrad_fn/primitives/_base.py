@@ -7,9 +7,6 @@ import numpy as np
 
 from tracing import DTypeError, Primitive, ShapedArray, ShapeError
 
-_NO_PARAMS: dict = {}
-
-
 def primitive(name: str, shape_rule: Callable, impl: Callable, vjp: Sequence | Callable | None = None,
               multiple_results: bool = False) -> Primitive:
     """Make a primitive with its shape rule, numpy implementation and VJP rule(s).
@@ -83,8 +80,3 @@ def check_axes(name: str, aval: ShapedArray, axes: Sequence[int]) -> None:
 def scalar(v, like) -> np.ndarray:
     """A 0-d numpy array holding v in the dtype of `like` (a constant for rules and wrappers)."""
     return np.array(v, dtype=like.dtype)
-
-
-def is_float(x) -> bool:
-    """True when x's dtype is a floating-point one (the only kind that carries gradients)."""
-    return np.dtype(x.dtype).kind == "f"
