@@ -66,6 +66,7 @@ def make_jaxpr(fun: Callable) -> Callable[..., ClosedJaxpr]:
         check_args(fun, args, f"make_jaxpr({getattr(fun, '__name__', 'fun')})")
         leaves, tree = tree_flatten(args)
         with new_trace(with_values=False) as trace:
+            trace.arg_names = lambda: leaf_names(fun, args)
             tracers = [trace.new_arg(aval_of(x)) for x in leaves]
             out = fun(*tree_unflatten(tree, tracers))
             out_leaves, _ = tree_flatten(out)

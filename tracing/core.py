@@ -78,7 +78,7 @@ class JaxprTrace:
     """A trace that records equations; `with_values` tracers also carry their parent-level values."""
 
     __slots__ = ("parent", "with_values", "alive", "level", "eqns", "invars", "constvars", "consts",
-                 "_const_ids", "env")
+                 "_const_ids", "env", "arg_names")
 
     def __init__(self, parent, with_values: bool):
         self.parent = parent
@@ -91,6 +91,7 @@ class JaxprTrace:
         self.consts: list = []
         self._const_ids: dict[int, Var] = {}
         self.env: dict[Var, Any] = {}  # var -> parent-level value (with_values only)
+        self.arg_names: Callable[[], list[str]] | None = None  # names of the invars, for error messages
 
     def new_arg(self, aval: ShapedArray, val: Any = NOVAL) -> "Tracer":
         """A fresh input variable of the traced function."""
@@ -170,6 +171,18 @@ class JaxprTrace:
         outvars = [o._var if isinstance(o, Tracer) and o._trace is self else self.lift(o) for o in outs]
         jaxpr = Jaxpr(list(self.constvars), list(self.invars), outvars, list(self.eqns))
         return ClosedJaxpr(jaxpr, list(self.consts))
+
+    def inputs_of(self, var: Var) -> list[str]:
+        """Names of the traced arguments `var` depends on (for errors; walks the equations backwards)."""
+        wanted, found = {var}, []
+        for eqn in reversed(self.eqns):
+            if any(o in wanted for o in eqn.outvars):
+                wanted.update(v for v in eqn.invars if type(v) is Var)
+        names = self.arg_names() if self.arg_names is not None else None
+        for i, v in enumerate(self.invars):
+            if v in wanted:
+                found.append(names[i] if names and i < len(names) else f"input {i}")
+        return found
 
     def value_of(self, x: Any) -> Any:
         """The parent-level value a tracer of this trace stands for (constants pass through)."""
@@ -260,11 +273,14 @@ class Tracer:
             raise _leaked(self, None, what)
         v = self.val
         if v is NOVAL:
+            deps = self._trace.inputs_of(self._var)
+            on = f" that depends on {', '.join(deps)}" if deps else ""
+            who = deps[0] if len(deps) == 1 else "the arguments that decide this"
             raise ConcretizationError(
-                f"{what} needs a concrete value, but this is an abstract tracer {self.aval} "
+                f"{what} needs a concrete value, but this is an abstract tracer {self.aval}{on} "
                 "(inside jit or make_jaxpr only shapes and dtypes are known)",
-                "Mark the argument that decides this as static (static_argnums), or compute both branches "
-                "and choose with minigrad_fn.numpy.where.")
+                f"Mark {who} as static (jit(f, static_argnums=...)), or compute both branches and choose "
+                "with minigrad_fn.numpy.where(condition, x, y).")
         if isinstance(v, Tracer):
             return v.concrete(what)
         return v

@@ -55,8 +55,10 @@ def aval_of(x: Any) -> ShapedArray:
     if isinstance(x, (np.ndarray, np.generic)):
         return ShapedArray(x.shape, x.dtype)
     a = getattr(x, "aval", None)
-    if a is not None:
+    if type(a) is ShapedArray:  # a tracer (a jax.Array's aval is JAX's own class)
         return a
+    if hasattr(x, "shape") and hasattr(x, "dtype"):  # jax.Array and other array types: no host copy
+        return ShapedArray(tuple(x.shape), np.dtype(x.dtype))
     x = np.asarray(x)
     return ShapedArray(x.shape, x.dtype)
 
@@ -111,7 +113,7 @@ class Eqn:
 class Jaxpr:
     """A program: constvars and invars in, equations, outvars out. Treat it as immutable."""
 
-    __slots__ = ("constvars", "invars", "outvars", "eqns", "_last_uses")
+    __slots__ = ("constvars", "invars", "outvars", "eqns", "_last_uses", "cache")
 
     def __init__(self, constvars: list, invars: list, outvars: list, eqns: list):
         self.constvars = constvars
@@ -119,6 +121,7 @@ class Jaxpr:
         self.outvars = outvars
         self.eqns = eqns
         self._last_uses = None  # computed once by the interpreter
+        self.cache: dict = {}  # what transformations derive from this program once (compiled code...)
 
     @property
     def in_avals(self) -> list:
@@ -214,7 +217,11 @@ def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0) -> str:
     for eqn in jaxpr.eqns:
         outs = " ".join(decl(v) for v in eqn.outvars)
         params = ""
-        if eqn.params:
+        if any(isinstance(v, Jaxpr) for v in eqn.params.values()):  # a call: its body, indented
+            inner = [f"{k}={pp_jaxpr(v, indent + 6).lstrip()}" if isinstance(v, Jaxpr) else f"{k}={_pp_param(v)}"
+                     for k, v in sorted(eqn.params.items())]
+            params = "[\n" + "".join(f"{pad}      {p}\n" for p in inner) + f"{pad}    ]"
+        elif eqn.params:
             params = "[" + " ".join(f"{k}={_pp_param(v)}" for k, v in sorted(eqn.params.items())) + "]"
         ins = " ".join(name(v) for v in eqn.invars)
         lines.append(f"{pad}    {outs} = {eqn.prim.name}{params} {ins}".rstrip())

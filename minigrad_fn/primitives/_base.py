@@ -1,23 +1,68 @@
 """Helpers shared by the primitive families: defining a primitive, shape-rule checks, constants."""
 from __future__ import annotations
 
+import importlib
 from typing import Callable, Sequence
 
 import numpy as np
 
 from tracing import DTypeError, Primitive, ShapedArray, ShapeError
 
+
 def primitive(name: str, shape_rule: Callable, impl: Callable, vjp: Sequence | Callable | None = None,
-              multiple_results: bool = False) -> Primitive:
-    """Make a primitive with its shape rule, numpy implementation and VJP rule(s).
+              lower: Callable | None = None, multiple_results: bool = False) -> Primitive:
+    """Make a primitive with its shape rule, numpy implementation, VJP rule(s) and JAX lowering.
 
     `vjp` is a list with one rule per operand, `rule(g, ans, *operands, **params) -> cotangent`, where an
     entry None means no gradient flows to that operand (integer operands, piecewise-constant functions).
     A single callable `rule(cts, ans, operands, params, wanted) -> list` handles all operands at once.
+    `lower(*operands, **params)` computes the same result with `jax.lax` on JAX values (for jit).
     """
     p = Primitive(name, shape_rule, impl, multiple_results)
     p.rules["vjp"] = vjp
+    if lower is not None:
+        p.rules["lower"] = lower
     return p
+
+
+class _LazyModule:
+    """A module imported on first attribute access: lowering rules name `lax.add`, yet
+    `import minigrad_fn` does not import JAX."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr):
+        module = importlib.import_module(self._name)
+        self.__dict__.update(vars(module))  # later lookups are plain attribute hits
+        return getattr(module, attr)
+
+
+lax = _LazyModule("jax.lax")
+jnp = _LazyModule("jax.numpy")
+
+
+def broadcast_all(*xs):
+    """Numpy-broadcast JAX operands to one shape (lax's elementwise operations need equal shapes)."""
+    shape = np.broadcast_shapes(*(np.shape(x) for x in xs))
+    return [x if np.shape(x) == shape else
+            lax.broadcast_in_dim(x, shape, tuple(range(len(shape) - np.ndim(x), len(shape)))) for x in xs]
+
+
+def lax_fn(name: str) -> Callable:
+    """The lowering `jax.lax.<name>(*operands, **params)` (looked up when first used)."""
+    def lower(*xs, **params):
+        return getattr(lax, name)(*xs, **params)
+    lower.__name__ = f"lower_{name}"
+    return lower
+
+
+def lax_op(name: str) -> Callable:
+    """The lowering of an elementwise operation: its operands broadcast numpy-style, then `jax.lax.<name>`."""
+    def lower(*xs, **params):
+        return getattr(lax, name)(*broadcast_all(*xs), **params)
+    lower.__name__ = f"lower_{name}"
+    return lower
 
 
 def fmt_shapes(avals) -> str:

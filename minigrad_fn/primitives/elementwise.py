@@ -12,7 +12,7 @@ from tracing import ShapedArray
 
 from . import reductions as R
 from . import shape as S
-from ._base import broadcast_shapes, primitive, require_float, same_dtype, scalar
+from ._base import broadcast_shapes, jnp, lax, lax_op, primitive, require_float, same_dtype, scalar
 
 _BOOL = np.dtype(bool)
 
@@ -56,8 +56,9 @@ def unbroadcast(g, shape: tuple):
 
 
 # ---- unary, float -------------------------------------------------------------------------------
-def _unop(name, impl, vjp, float_only=True):
-    return primitive(name, (_float_unary_rule if float_only else _unary_rule)(name), impl, [vjp])
+def _unop(name, impl, vjp, float_only=True, lower=None):
+    rule = (_float_unary_rule if float_only else _unary_rule)(name)
+    return primitive(name, rule, impl, [vjp], lower or lax_op(name))  # lax has the same name
 
 
 neg_p = _unop("neg", np.negative, lambda g, ans, x: neg(g), float_only=False)
@@ -78,7 +79,8 @@ abs_p = _unop("abs", np.abs, lambda g, ans, x: select(ge(x, scalar(0, x)), g, ne
 sign_p = _unop("sign", np.sign, None, float_only=False)
 floor_p = _unop("floor", np.floor, None)
 ceil_p = _unop("ceil", np.ceil, None)
-round_p = _unop("round", np.round, None)  # half to even, as numpy
+round_p = _unop("round", np.round, None,  # half to even, as numpy
+                lower=lambda x: lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN))
 
 
 def _logistic_impl(x):
@@ -117,15 +119,17 @@ def _integer_pow_vjp(g, ans, x, *, y):
     return mul(g, d)
 
 
-integer_pow_p = primitive("integer_pow", lambda x, *, y: x, _integer_pow_impl, [_integer_pow_vjp])
+integer_pow_p = primitive("integer_pow", lambda x, *, y: x, _integer_pow_impl, [_integer_pow_vjp],
+                          lax_op("integer_pow"))
 def integer_pow(x, y: int): return integer_pow_p.bind(x, y=int(y))
 
 
 # ---- binary arithmetic -----------------------------------------------------------------------------
-def _binop(name, impl, rule_x, rule_y):
+def _binop(name, impl, rule_x, rule_y, lower=None):
     def unbroadcasting(rule, i):
         return lambda g, ans, x, y: unbroadcast(rule(g, ans, x, y), (x, y)[i].shape)
-    return primitive(name, _binary_rule(name), impl, [unbroadcasting(rule_x, 0), unbroadcasting(rule_y, 1)])
+    return primitive(name, _binary_rule(name), impl, [unbroadcasting(rule_x, 0), unbroadcasting(rule_y, 1)],
+                     lower or lax_op(name))
 
 
 def _pow_dx(g, ans, x, y):
@@ -157,7 +161,8 @@ sub_p = _binop("sub", np.subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: 
 mul_p = _binop("mul", np.multiply, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(g, x))
 div_p = _binop("div", lambda x, y: _div_impl(x, y), lambda g, ans, x, y: div(g, y),
                lambda g, ans, x, y: neg(mul(g, div(ans, y))))
-pow_p = _binop("pow", np.power, _pow_dx, _pow_dy)
+pow_p = _binop("pow", np.power, _pow_dx, _pow_dy,  # lax.pow takes float bases only
+               lambda x, y: (lax_op("pow") if np.dtype(x.dtype).kind in "fc" else jnp.power)(x, y))
 max_p = _binop("max", np.maximum, _max_rule(0, 1), _max_rule(1, 0))
 min_p = _binop("min", np.minimum, _max_rule(0, 1), _max_rule(1, 0))
 
@@ -180,7 +185,7 @@ def min(x, y): return min_p.bind(x, y)  # noqa: A001
 
 # ---- comparisons and logic (no gradient: their outputs are bool) ---------------------------------
 def _cmp(name, impl):
-    return primitive(name, _compare_rule(name), impl, [None, None])
+    return primitive(name, _compare_rule(name), impl, [None, None], lax_op(name))
 
 
 eq_p = _cmp("eq", np.equal)
@@ -189,9 +194,9 @@ lt_p = _cmp("lt", np.less)
 le_p = _cmp("le", np.less_equal)
 gt_p = _cmp("gt", np.greater)
 ge_p = _cmp("ge", np.greater_equal)
-and_p = primitive("and", _binary_rule("and"), np.logical_and, [None, None])
-or_p = primitive("or", _binary_rule("or"), np.logical_or, [None, None])
-not_p = primitive("not", _unary_rule("not"), np.logical_not, [None])
+and_p = primitive("and", _binary_rule("and"), np.logical_and, [None, None], lax_op("bitwise_and"))
+or_p = primitive("or", _binary_rule("or"), np.logical_or, [None, None], lax_op("bitwise_or"))
+not_p = primitive("not", _unary_rule("not"), np.logical_not, [None], lax_op("bitwise_not"))
 
 
 def eq(x, y): return eq_p.bind(x, y)
@@ -218,7 +223,7 @@ select_p = primitive("select", _select_rule, np.where, [
     None,
     lambda g, ans, p, x, y: unbroadcast(select(p, g, scalar(0, g)), x.shape),
     lambda g, ans, p, x, y: unbroadcast(select(p, scalar(0, g), g), y.shape),
-])
+], lax_op("select"))
 def select(pred, on_true, on_false): return select_p.bind(pred, on_true, on_false)
 
 
@@ -229,7 +234,7 @@ def _convert_vjp(g, ans, x, *, new_dtype):
 
 convert_element_type_p = primitive(
     "convert_element_type", lambda x, *, new_dtype: ShapedArray(x.shape, new_dtype),
-    lambda x, *, new_dtype: np.asarray(x).astype(new_dtype), [_convert_vjp])
+    lambda x, *, new_dtype: np.asarray(x).astype(new_dtype), [_convert_vjp], lax_op("convert_element_type"))
 
 
 def convert_element_type(x, new_dtype):
@@ -239,5 +244,6 @@ def convert_element_type(x, new_dtype):
     return convert_element_type_p.bind(x, new_dtype=new_dtype)
 
 
-stop_gradient_p = primitive("stop_gradient", _unary_rule("stop_gradient"), lambda x: x, [None])
+stop_gradient_p = primitive("stop_gradient", _unary_rule("stop_gradient"), lambda x: x, [None],
+                           lax_op("stop_gradient"))
 def stop_gradient(x): return stop_gradient_p.bind(x)

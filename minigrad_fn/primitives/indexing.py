@@ -11,7 +11,7 @@ import numpy as np
 from tracing import DTypeError, ShapedArray, ShapeError
 
 from . import shape as S
-from ._base import primitive, scalar
+from ._base import jnp, primitive, scalar
 
 
 def _check_idx(name, x, idx):
@@ -37,7 +37,13 @@ def _gather_vjp(g, ans, x, idx):
     return scatter_add(S.broadcast_in_dim(scalar(0, g), x.shape, ()), idx, g)
 
 
-gather_p = primitive("gather", _gather_rule, _gather_impl, [_gather_vjp, None])
+def _jax_index(idx):
+    # jnp indexing: negative indices count from the end, as in numpy
+    return tuple(idx[..., i] for i in range(idx.shape[-1]))
+
+
+gather_p = primitive("gather", _gather_rule, _gather_impl, [_gather_vjp, None],
+                     lambda x, idx: jnp.asarray(x)[_jax_index(idx)])
 def gather(x, idx): return gather_p.bind(x, idx)
 
 
@@ -64,5 +70,5 @@ scatter_add_p = primitive("scatter_add", _scatter_rule, _scatter_impl, [
     lambda g, ans, operand, idx, updates: g,
     None,
     lambda g, ans, operand, idx, updates: gather(g, idx),
-])
+], lambda operand, idx, updates: jnp.asarray(operand).at[_jax_index(idx)].add(updates))
 def scatter_add(operand, idx, updates): return scatter_add_p.bind(operand, idx, updates)

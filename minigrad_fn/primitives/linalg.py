@@ -10,7 +10,7 @@ import numpy as np
 from tracing import ShapedArray, ShapeError
 
 from . import shape as S
-from ._base import primitive, same_dtype
+from ._base import lax_fn, primitive, same_dtype
 
 
 def _free(ndim, contract, batch):
@@ -83,7 +83,7 @@ def _dot_vjp_y(g, ans, x, y, *, dimension_numbers):
     return _dot_vjp_lhs(g, x, y.ndim, ((yc, xc), (yb, xb)), swap_ans=True)
 
 
-dot_general_p = primitive("dot_general", _dot_rule, _dot_impl, [_dot_vjp_x, _dot_vjp_y])
+dot_general_p = primitive("dot_general", _dot_rule, _dot_impl, [_dot_vjp_x, _dot_vjp_y], lax_fn("dot_general"))
 
 
 def dot_general(x, y, dimension_numbers):

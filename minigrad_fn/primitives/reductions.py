@@ -11,7 +11,7 @@ from tracing import DTypeError, ShapedArray
 
 from . import elementwise as E
 from . import shape as S
-from ._base import check_axes, primitive, scalar
+from ._base import check_axes, jnp, lax_fn, primitive, scalar
 
 
 def _reduce_rule(name):
@@ -61,12 +61,14 @@ def _prod_impl(x, *, axes):
     return np.prod(x, axis=axes, dtype=x.dtype)
 
 
-reduce_sum_p = primitive("reduce_sum", _reduce_rule("reduce_sum"), _sum_impl, [_sum_vjp])
+reduce_sum_p = primitive("reduce_sum", _reduce_rule("reduce_sum"), _sum_impl, [_sum_vjp],
+                         lambda x, *, axes: jnp.sum(x, axis=axes, dtype=x.dtype))
 reduce_max_p = primitive("reduce_max", _reduce_rule("reduce_max"), lambda x, *, axes: np.max(x, axis=axes),
-                         [_chooser_vjp])
+                         [_chooser_vjp], lambda x, *, axes: jnp.max(x, axis=axes))
 reduce_min_p = primitive("reduce_min", _reduce_rule("reduce_min"), lambda x, *, axes: np.min(x, axis=axes),
-                         [_chooser_vjp])
-reduce_prod_p = primitive("reduce_prod", _reduce_rule("reduce_prod"), _prod_impl, [_prod_vjp])
+                         [_chooser_vjp], lambda x, *, axes: jnp.min(x, axis=axes))
+reduce_prod_p = primitive("reduce_prod", _reduce_rule("reduce_prod"), _prod_impl, [_prod_vjp],
+                          lambda x, *, axes: jnp.prod(x, axis=axes, dtype=x.dtype))
 
 
 def reduce_sum(x, axes): return reduce_sum_p.bind(x, axes=tuple(axes))
@@ -87,9 +89,11 @@ def _arg_rule(name):
 
 
 argmax_p = primitive("argmax", _arg_rule("argmax"),
-                     lambda x, *, axis, index_dtype: np.argmax(x, axis=axis).astype(index_dtype), [None])
+                     lambda x, *, axis, index_dtype: np.argmax(x, axis=axis).astype(index_dtype), [None],
+                     lambda x, *, axis, index_dtype: jnp.argmax(x, axis=axis).astype(index_dtype))
 argmin_p = primitive("argmin", _arg_rule("argmin"),
-                     lambda x, *, axis, index_dtype: np.argmin(x, axis=axis).astype(index_dtype), [None])
+                     lambda x, *, axis, index_dtype: np.argmin(x, axis=axis).astype(index_dtype), [None],
+                     lambda x, *, axis, index_dtype: jnp.argmin(x, axis=axis).astype(index_dtype))
 
 
 def argmax(x, axis: int, index_dtype=np.int64): return argmax_p.bind(x, axis=axis, index_dtype=np.dtype(index_dtype))
@@ -111,5 +115,5 @@ def _cumsum_impl(x, *, axis, reverse):
 
 
 cumsum_p = primitive("cumsum", _cumsum_rule, _cumsum_impl,
-                     [lambda g, ans, x, *, axis, reverse: cumsum(g, axis, not reverse)])
+                     [lambda g, ans, x, *, axis, reverse: cumsum(g, axis, not reverse)], lax_fn("cumsum"))
 def cumsum(x, axis: int, reverse: bool = False): return cumsum_p.bind(x, axis=axis, reverse=bool(reverse))

@@ -8,7 +8,7 @@ import numpy as np
 from tracing import ShapedArray, ShapeError
 
 from . import reductions as R
-from ._base import check_axes, fmt_shapes, primitive, same_dtype
+from ._base import check_axes, fmt_shapes, jnp, lax, lax_fn, primitive, same_dtype
 
 
 # ---- broadcast_in_dim: operand axis i becomes output axis broadcast_dimensions[i] ----------------------
@@ -39,7 +39,8 @@ def _bid_vjp(g, ans, x, *, shape, broadcast_dimensions):
     return reshape(g, x.shape)
 
 
-broadcast_in_dim_p = primitive("broadcast_in_dim", _bid_rule, _bid_impl, [_bid_vjp])
+broadcast_in_dim_p = primitive("broadcast_in_dim", _bid_rule, _bid_impl, [_bid_vjp],
+                               lax_fn("broadcast_in_dim"))
 
 
 def broadcast_in_dim(x, shape, broadcast_dimensions):
@@ -58,7 +59,7 @@ def _reshape_rule(x, *, new_sizes):
 
 
 reshape_p = primitive("reshape", _reshape_rule, lambda x, *, new_sizes: np.reshape(x, new_sizes),
-                      [lambda g, ans, x, *, new_sizes: reshape(g, x.shape)])
+                      [lambda g, ans, x, *, new_sizes: reshape(g, x.shape)], lax_fn("reshape"))
 
 
 def reshape(x, new_sizes):
@@ -77,7 +78,8 @@ def _transpose_rule(x, *, permutation):
 
 
 transpose_p = primitive("transpose", _transpose_rule, lambda x, *, permutation: np.transpose(x, permutation),
-                        [lambda g, ans, x, *, permutation: transpose(g, tuple(np.argsort(permutation)))])
+                        [lambda g, ans, x, *, permutation: transpose(g, tuple(np.argsort(permutation)))],
+                        lax_fn("transpose"))
 
 
 def transpose(x, permutation):
@@ -98,7 +100,7 @@ def _squeeze_rule(x, *, dimensions):
 
 
 squeeze_p = primitive("squeeze", _squeeze_rule, lambda x, *, dimensions: np.squeeze(x, dimensions),
-                      [lambda g, ans, x, *, dimensions: reshape(g, x.shape)])
+                      [lambda g, ans, x, *, dimensions: reshape(g, x.shape)], lax_fn("squeeze"))
 
 
 def squeeze(x, dimensions):
@@ -148,7 +150,8 @@ def _concat_vjp(cts, ans, xs, params, wanted):
 
 
 concatenate_p = primitive("concatenate", _concat_rule,
-                          lambda *xs, dimension: np.concatenate(xs, axis=dimension), _concat_vjp)
+                          lambda *xs, dimension: np.concatenate(xs, axis=dimension), _concat_vjp,
+                          lambda *xs, dimension: lax.concatenate(xs, dimension))
 
 
 def concatenate(xs, dimension: int):
@@ -183,7 +186,7 @@ def _slice_vjp(g, ans, x, *, start_indices, limit_indices, strides):
     return pad(g, tuple(config))
 
 
-slice_p = primitive("slice", _slice_rule, _slice_impl, [_slice_vjp])
+slice_p = primitive("slice", _slice_rule, _slice_impl, [_slice_vjp], lax_fn("slice"))
 
 
 def slice(x, start_indices, limit_indices, strides=None):  # noqa: A001
@@ -216,7 +219,8 @@ def _pad_vjp(g, ans, x, *, padding_config):
     return slice(g, start, limit, [it + 1 for _, _, it in padding_config])
 
 
-pad_p = primitive("pad", _pad_rule, _pad_impl, [_pad_vjp])
+pad_p = primitive("pad", _pad_rule, _pad_impl, [_pad_vjp],
+                  lambda x, *, padding_config: lax.pad(x, jnp.zeros((), x.dtype), padding_config))
 
 
 def pad(x, padding_config):
@@ -231,7 +235,7 @@ def _rev_rule(x, *, dimensions):
 
 
 rev_p = primitive("rev", _rev_rule, lambda x, *, dimensions: np.flip(x, dimensions),
-                  [lambda g, ans, x, *, dimensions: rev(g, dimensions)])
+                  [lambda g, ans, x, *, dimensions: rev(g, dimensions)], lax_fn("rev"))
 
 
 def rev(x, dimensions):
@@ -246,7 +250,7 @@ def _iota_impl(*, dtype, shape, dimension):
 
 
 iota_p = primitive("iota", lambda *, dtype, shape, dimension: ShapedArray(tuple(shape), np.dtype(dtype)),
-                   _iota_impl, [])
+                   _iota_impl, [], lax_fn("broadcasted_iota"))
 
 
 def iota(dtype, shape, dimension: int = 0):

@@ -1,0 +1,418 @@
+"""jit: trace once per input signature, optimise the IR, run it compiled by XLA or with numpy; cache it.
+
+    step = mg.jit(mg.value_and_grad(loss))
+    step(params, X, y)        # traced (shapes and dtypes only) and compiled on the first call, cached after
+
+`backend="xla"` lowers every equation to `jax.lax` by the primitive's "lower" rule and hands the result to
+`jax.jit`; `backend="numpy"` runs the same IR with the numpy interpreter (no JAX needed).
+
+Inside another transformation a jitted function is one equation of the call primitive `jit`, holding its
+body as a Jaxpr whose first inputs are the body's constants. Its VJP is the VJP of the body, itself
+jitted, so grad(jit(f)), jit(grad(f)), jit(jit(f)) and grad(grad(jit(f))) all compose.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, NamedTuple, Sequence
+
+import numpy as np
+import optree
+
+from tracing import (ArgumentError, EvalTrace, Jaxpr, JaxprTypeError, MinigradError, Primitive, Tracer, Var,
+                     aval_of, check_leaves, current_trace, dce_closed, eval_jaxpr, leaf_names, new_trace,
+                     tree_flatten, tree_unflatten)
+
+
+class LoweringError(MinigradError, NotImplementedError):
+    """A primitive has no rule to lower it to JAX."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Lowering: the IR as a function of JAX values
+
+def lower_jaxpr(jaxpr: Jaxpr, args: Sequence) -> list:
+    """Evaluate `jaxpr` (constvars first, then invars) on JAX values with each primitive's "lower" rule.
+
+    Called inside `jax.jit` (or any JAX transformation), this is the program written with `jax.lax`.
+    """
+    env = dict(zip(jaxpr.constvars + jaxpr.invars, args))
+    for eqn in jaxpr.eqns:
+        rule = eqn.prim.rules.get("lower")
+        if rule is None:
+            raise LoweringError(
+                f"jit: primitive {eqn.prim.name} has no lowering to JAX",
+                f"Give {eqn.prim.name} a `lower` rule beside its definition (primitive(..., lower=...)), "
+                "or run this function with jit(f, backend='numpy').")
+        out = rule(*[env[v] if type(v) is Var else v.val for v in eqn.invars], **eqn.params)
+        if eqn.prim.multiple_results:
+            env.update(zip(eqn.outvars, out))
+        else:
+            env[eqn.outvars[0]] = out
+    return [env[v] if type(v) is Var else v.val for v in jaxpr.outvars]
+
+
+def _jax():
+    import jax
+    return jax
+
+
+def _numpy_runner(jaxpr: Jaxpr, consts: Sequence = ()) -> Callable:
+    consts = list(consts)
+
+    def run(*args):
+        return eval_jaxpr(jaxpr, (), consts + [a if isinstance(a, np.ndarray) else np.asarray(a) for a in args])
+    return run
+
+
+def _xla_runner(jaxpr: Jaxpr, consts: Sequence = (), **jit_options) -> Callable:
+    """`jax.jit` of the lowered program; constants are closed over (JAX passes big ones as arguments).
+
+    Every call runs with float64 enabled, so float64 programs stay float64 whatever the user's JAX
+    configuration is; float32 programs are unaffected (every dtype in the IR is explicit).
+    """
+    jax = _jax()
+    consts = list(consts)
+    compiled = jax.jit(lambda *args: lower_jaxpr(jaxpr, consts + list(args)), **jit_options)
+    x64 = jax.enable_x64
+
+    def run(*args):
+        with x64(True):
+            return compiled(*args)
+    run.jax_function = compiled
+    return run
+
+
+def _cached_runner(jaxpr: Jaxpr, backend: str) -> Callable:
+    run = jaxpr.cache.get(backend)
+    if run is None:
+        run = jaxpr.cache[backend] = (_xla_runner if backend == "xla" else _numpy_runner)(jaxpr)
+    return run
+
+
+# ---------------------------------------------------------------------------------------------
+# The call primitive
+
+def _jit_shape_rule(*avals, jaxpr: Jaxpr, name: str, backend: str):
+    if list(avals) != jaxpr.in_avals:
+        raise JaxprTypeError(f"jit({name}): called with {[str(a) for a in avals]} but its body takes "
+                             f"{[str(a) for a in jaxpr.in_avals]}")
+    return jaxpr.out_avals
+
+
+def _jit_impl(*args, jaxpr: Jaxpr, name: str, backend: str):
+    # The eager path (inside grad's forward pass): numpy values in, numpy values out.
+    return [np.asarray(o) for o in _cached_runner(jaxpr, backend)(*args)]
+
+
+def _jit_vjp(cts, ans, ins, params, wanted):
+    """The VJP of the body, as a jitted function of (inputs, nonzero cotangents), cached on the body."""
+    jaxpr = params["jaxpr"]
+    key = ("vjp", tuple(wanted), tuple(c is not None for c in cts))
+    backward = jaxpr.cache.get(key)
+    if backward is None:
+        backward = jaxpr.cache[key] = _make_backward(jaxpr, params["name"], params["backend"], key[1], key[2])
+    results = iter(backward(list(ins), [c for c in cts if c is not None]))
+    out = []
+    for w in wanted:
+        g = next(results) if w else None
+        out.append(g if g is None or isinstance(g, Tracer) else np.asarray(g))
+    return out
+
+
+def _make_backward(jaxpr: Jaxpr, name: str, backend: str, wanted: tuple, has_ct: tuple):
+    from .autodiff import vjp
+
+    out_avals = jaxpr.out_avals
+
+    def backward(ins, cts):
+        given = iter(cts)
+        full = [next(given) if h else np.zeros(a.shape, a.dtype) for h, a in zip(has_ct, out_avals)]
+        _, vjp_fn = vjp(lambda *xs: eval_jaxpr(jaxpr, (), xs), *ins)
+        return [g for g, w in zip(vjp_fn(full), wanted) if w]
+
+    backward.__name__ = f"vjp_{name}"
+    return jit(backward, backend=backend)
+
+
+jit_p = Primitive("jit", _jit_shape_rule, _jit_impl, multiple_results=True)
+jit_p.rules["vjp"] = _jit_vjp
+jit_p.rules["lower"] = lambda *args, jaxpr, name, backend: lower_jaxpr(jaxpr, args)
+
+
+# ---------------------------------------------------------------------------------------------
+# jit
+
+class JitCacheInfo(NamedTuple):
+    hits: int       # calls served from the cache
+    misses: int     # calls that traced (and, on first use, compiled) a new signature
+    size: int       # signatures cached now
+
+
+class _Entry:
+    """One traced signature: the optimised body (constants as leading inputs) and its runner."""
+
+    __slots__ = ("jaxpr", "consts", "out_tree", "run")
+
+    def __init__(self, jaxpr, consts, out_tree, run):
+        self.jaxpr, self.consts, self.out_tree, self.run = jaxpr, consts, out_tree, run
+
+
+def _hashable(fun, value, what):
+    try:
+        hash(value)
+    except TypeError:
+        raise ArgumentError(
+            f"jit({_name(fun)}): static argument {what} is a {type(value).__name__}, which is unhashable; "
+            "static arguments are keys of the compilation cache",
+            "Pass a hashable value (a tuple instead of a list, a frozenset instead of a set), or make it "
+            "a regular traced argument by leaving it out of static_argnums/static_argnames.") from None
+    return value
+
+
+def _name(fun) -> str:
+    return getattr(fun, "__name__", type(fun).__name__)
+
+
+_SCALARS = (int, float, bool, complex)
+
+
+class Jitted:
+    """A function traced once per input signature and run compiled; see `jit`."""
+
+    def __init__(self, fun, static_argnums, static_argnames, donate_argnums, backend, device,
+                 in_shardings, out_shardings):
+        if backend not in ("xla", "numpy"):
+            raise ArgumentError(f"jit: backend={backend!r}; use 'xla' or 'numpy'")
+        if backend == "numpy" and (device is not None or in_shardings is not None or out_shardings is not None
+                                   or donate_argnums):
+            raise ArgumentError("jit: device, shardings and donation need backend='xla'")
+        if device is not None and in_shardings is not None:
+            raise ArgumentError("jit: give either device= or in_shardings=, not both")
+        self.fun = fun
+        self.static_argnums = _as_tuple(static_argnums)
+        self.static_argnames = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+        self.donate_argnums = _as_tuple(donate_argnums)
+        self.backend, self.device = backend, device
+        self.in_shardings, self.out_shardings = in_shardings, out_shardings
+        self._cache: dict = {}
+        self._hits = self._misses = 0
+        functools.update_wrapper(self, fun)
+        self.__name__ = f"jit({_name(fun)})"
+
+    # -- the call ----------------------------------------------------------------------------------
+    def _split(self, args, kwargs):
+        n = len(args)
+        static = tuple(sorted(i % n for i in self.static_argnums if -n <= i < n))
+        dyn_args = tuple(a for i, a in enumerate(args) if i not in static)
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        skey = (static, tuple(_hashable(self.fun, args[i], f"#{i} (static_argnums)") for i in static),
+                tuple((k, _hashable(self.fun, v, f"{k!r} (static_argnames)"))
+                      for k, v in sorted(kwargs.items()) if k in self.static_argnames))
+        return static, dyn_args, dyn_kwargs, skey
+
+    def _signature(self, args, kwargs):
+        static, dyn_args, dyn_kwargs, skey = self._split(args, kwargs)
+        leaves, tree = tree_flatten((dyn_args, dyn_kwargs))
+        leaves = [np.asarray(x) if isinstance(x, _SCALARS) else x for x in leaves]
+        key = (tree, tuple(aval_of(x) for x in leaves) if all(_is_leaf(x) for x in leaves) else None, skey)
+        return static, leaves, tree, key
+
+    def __call__(self, *args, **kwargs):
+        static, leaves, tree, key = self._signature(args, kwargs)
+        entry = self._cache.get(key) if key[1] is not None else None
+        if entry is None:
+            entry = self._trace(args, kwargs, static, leaves, tree)
+            if not any(isinstance(c, Tracer) for c in entry.consts):  # closing over an outer tracer: no reuse
+                self._cache[key] = entry
+        else:
+            self._hits += 1
+        if type(current_trace()) is EvalTrace and not any(isinstance(x, Tracer) for x in leaves):
+            outs = entry.run(*leaves)
+        else:
+            outs = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=_name(self.fun),
+                              backend=self.backend)
+        return tree_unflatten(entry.out_tree, outs)
+
+    def _trace(self, args, kwargs, static, leaves, tree) -> _Entry:
+        self._misses += 1
+        what = self.__name__
+        check_leaves(leaves, what, self._leaf_names(args, kwargs, static))
+        with new_trace(with_values=False) as trace:
+            trace.arg_names = lambda: self._leaf_names(args, kwargs, static)
+            tracers = [trace.new_arg(aval_of(x)) for x in leaves]
+            dyn_args, dyn_kwargs = tree_unflatten(tree, tracers)
+            it = iter(dyn_args)
+            full_args = [args[i] if i in static else next(it) for i in range(len(args))]
+            full_kwargs = {**kwargs, **dyn_kwargs}
+            out = self.fun(*full_args, **full_kwargs)
+            out_leaves, out_tree = tree_flatten(out)
+            check_leaves(out_leaves, f"output of {what}")
+            closed = trace.to_jaxpr(out_leaves)
+        closed = optimize(closed)
+        j = closed.jaxpr
+        body = Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns)
+        if self.backend == "numpy":
+            run = _numpy_runner(body, closed.consts)
+        else:
+            options = self._jit_options(args, static, len(leaves), out_tree, tree)
+            run = _xla_runner(j, closed.consts, **options)
+        return _Entry(body, closed.consts, out_tree, run)
+
+    def _leaf_names(self, args, kwargs, static) -> list[str]:
+        dyn = [i for i in range(len(args)) if i not in static]
+        names = leaf_names(self.fun, args, dyn)
+        kw = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        paths, _, _ = optree.tree_flatten_with_path(kw, none_is_leaf=False)
+        return names + [f"argument {p[0]}" + "".join(f"[{q!r}]" for q in p[1:]) for p in paths]
+
+    def _jit_options(self, args, static, n_leaves, out_tree, tree) -> dict:
+        """jax.jit's options for the flat program: donation and shardings, per leaf."""
+        jax = _jax()
+        options: dict = {}
+        dyn = [i for i in range(len(args)) if i not in static]
+        # leaves of each positional argument, in flattening order (keyword arguments come last)
+        counts = [len(tree_flatten(args[i])[0]) for i in dyn]
+        starts = np.cumsum([0] + counts)
+        if self.donate_argnums:
+            flat = []
+            for i in self.donate_argnums:
+                if i in dyn:
+                    k = dyn.index(i)
+                    flat += range(starts[k], starts[k + 1])
+            options["donate_argnums"] = tuple(int(i) for i in flat)
+        if self.device is not None:
+            s = jax.sharding.SingleDeviceSharding(self.device)
+            options["in_shardings"] = (s,) * n_leaves
+            options["out_shardings"] = s
+        if self.in_shardings is not None:
+            per_arg = _per_argument(self.in_shardings, len(dyn), "in_shardings")
+            flat = []
+            for k, i in enumerate(dyn):
+                flat += _expand(per_arg[k], args[i], f"in_shardings for argument {i}")
+            flat += [None] * (n_leaves - len(flat))  # keyword arguments: unspecified
+            options["in_shardings"] = tuple(flat)
+        if self.out_shardings is not None:
+            out_leaves = tree_unflatten(out_tree, [0] * out_tree.num_leaves)
+            options["out_shardings"] = tuple(_expand(self.out_shardings, out_leaves, "out_shardings"))
+        return options
+
+    # -- inspection --------------------------------------------------------------------------------
+    def lower(self, *args, **kwargs) -> "Lowered":
+        """The traced program for these arguments: `.jaxpr` (our IR), `.as_text()` (StableHLO), `.compile()`."""
+        static, leaves, tree, key = self._signature(args, kwargs)
+        entry = self._cache.get(key) if key[1] is not None else None
+        if entry is None:
+            entry = self._trace(args, kwargs, static, leaves, tree)
+            self._cache[key] = entry
+        return Lowered(self, entry, leaves)
+
+    def cache_info(self) -> JitCacheInfo:
+        """Hits, misses (each a trace and a compilation) and size of the signature cache."""
+        return JitCacheInfo(self._hits, self._misses, len(self._cache))
+
+    def clear_cache(self) -> None:
+        self._cache.clear()
+        self._hits = self._misses = 0
+
+    def __get__(self, obj, objtype=None):  # methods: bind like a function
+        return self if obj is None else functools.partial(self, obj)
+
+    def __repr__(self):
+        return f"<{self.__name__} backend={self.backend}>"
+
+
+class Lowered:
+    """A jitted function traced for one signature: our IR, and (XLA backend) JAX's lowering of it."""
+
+    def __init__(self, jitted: Jitted, entry: _Entry, leaves: list):
+        self.jitted, self.entry, self._leaves = jitted, entry, leaves
+        self.jaxpr = entry.jaxpr
+
+    def _jax_lowered(self):
+        if self.jitted.backend != "xla":
+            raise ArgumentError("Lowered.as_text: this function runs with backend='numpy'; there is no StableHLO")
+        jax = _jax()
+        with jax.enable_x64(True):
+            return self.entry.run.jax_function.lower(*self._leaves)
+
+    def as_text(self) -> str:
+        """The StableHLO module that XLA compiles."""
+        return self._jax_lowered().as_text()
+
+    def compile(self) -> Callable:
+        """Compile now; the result is called like the jitted function."""
+        if self.jitted.backend != "xla":
+            return self.jitted
+        jax = _jax()
+        compiled = self._jax_lowered().compile()
+        jitted, out_tree = self.jitted, self.entry.out_tree
+
+        def call(*args, **kwargs):
+            _, leaves, _, _ = jitted._signature(args, kwargs)
+            with jax.enable_x64(True):
+                return tree_unflatten(out_tree, compiled(*leaves))
+        call.compiled = compiled
+        return call
+
+    def __str__(self):
+        return str(self.jaxpr)
+
+
+def _is_leaf(x) -> bool:
+    return isinstance(x, (np.ndarray, np.generic, Tracer)) or (hasattr(x, "shape") and hasattr(x, "dtype"))
+
+
+def _as_tuple(x) -> tuple:
+    return (x,) if isinstance(x, int) else tuple(x)
+
+
+def _per_argument(spec, n: int, what: str) -> list:
+    """A sharding spec given for all arguments (one object) or per positional argument (a tuple)."""
+    if isinstance(spec, (tuple, list)):
+        if len(spec) != n:
+            raise ArgumentError(f"jit: {what} has {len(spec)} entries for {n} positional (non-static) arguments",
+                                "Give one sharding per argument, or one sharding for all of them.")
+        return list(spec)
+    return [spec] * n
+
+
+def _expand(spec, tree, what: str) -> list:
+    """One sharding per leaf of `tree`: `spec` is a sharding (or None) for all, or a matching pytree."""
+    leaves = tree_flatten(tree)[0]
+    if spec is None or not isinstance(spec, (tuple, list, dict)):
+        return [spec] * len(leaves)
+    try:
+        full = optree.tree_broadcast_prefix(spec, tree, none_is_leaf=False)
+    except ValueError as e:
+        raise ArgumentError(f"jit: {what} does not match the structure of its value: {e}") from None
+    return optree.tree_leaves(full, none_is_leaf=False)
+
+
+def optimize(closed):
+    """The IR passes jit runs before lowering (dead-code elimination)."""
+    return dce_closed(closed)
+
+
+def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = (),
+        static_argnames: str | Sequence[str] = (), donate_argnums: int | Sequence[int] = (),
+        backend: str = "xla", device: Any = None, in_shardings: Any = None, out_shardings: Any = None):
+    """Trace `fun` once per input signature (pytree structure, shapes, dtypes, static arguments), run the IR
+    passes, and run it compiled: by XLA through `jax.jit` (backend="xla", results are `jax.Array`s that stay
+    on the device) or by the numpy interpreter (backend="numpy").
+
+    - static_argnums / static_argnames: arguments that are Python values, not arrays (hashable); each value
+      gets its own trace.
+    - donate_argnums: positional arguments whose buffers XLA may reuse for the outputs.
+    - device: a `jax.Device` to run on (default: JAX's default device, a GPU when JAX has one).
+    - in_shardings / out_shardings: `jax.sharding` objects, one for all or one per positional argument (or
+      per output leaf), passed to `jax.jit` to run across devices.
+
+    Usable as a decorator, with or without options: `@jit`, `@jit(static_argnums=1)`.
+    """
+    options = dict(static_argnums=static_argnums, static_argnames=static_argnames, donate_argnums=donate_argnums,
+                   backend=backend, device=device, in_shardings=in_shardings, out_shardings=out_shardings)
+    if fun is None:
+        return lambda f: Jitted(f, **options)
+    if not callable(fun):
+        raise ArgumentError(f"jit: expected a function, got a {type(fun).__name__}")
+    return Jitted(fun, **options)
