@@ -64,7 +64,7 @@ def _numpy_runner(jaxpr: Jaxpr, consts: Sequence = ()) -> Callable:
     return run
 
 
-def _xla_runner(jaxpr: Jaxpr, consts: Sequence = (), **jit_options) -> Callable:
+def _xla_runner(jaxpr: Jaxpr, consts: Sequence = (), name: str = "program", **jit_options) -> Callable:
     """`jax.jit` of the lowered program; constants are closed over (JAX passes big ones as arguments).
 
     Every call runs with float64 enabled, so float64 programs stay float64 whatever the user's JAX
@@ -72,7 +72,11 @@ def _xla_runner(jaxpr: Jaxpr, consts: Sequence = (), **jit_options) -> Callable:
     """
     jax = _jax()
     consts = list(consts)
-    compiled = jax.jit(lambda *args: lower_jaxpr(jaxpr, consts + list(args)), **jit_options)
+
+    def program(*args):
+        return lower_jaxpr(jaxpr, consts + list(args))
+    program.__name__ = program.__qualname__ = name.replace("(", "_").replace(")", "")  # jit_<name> in the HLO
+    compiled = jax.jit(program, **jit_options)
     x64 = jax.enable_x64
 
     def run(*args):
@@ -255,7 +259,7 @@ class Jitted:
             run = _numpy_runner(body, closed.consts)
         else:
             options = self._jit_options(args, static, len(leaves), out_tree, tree)
-            run = _xla_runner(j, closed.consts, **options)
+            run = _xla_runner(j, closed.consts, _name(self.fun), **options)
         return _Entry(body, closed.consts, out_tree, run)
 
     def _leaf_names(self, args, kwargs, static) -> list[str]:
@@ -293,7 +297,7 @@ class Jitted:
             options["in_shardings"] = tuple(flat)
         if self.out_shardings is not None:
             out_leaves = tree_unflatten(out_tree, [0] * out_tree.num_leaves)
-            options["out_shardings"] = tuple(_expand(self.out_shardings, out_leaves, "out_shardings"))
+            options["out_shardings"] = _expand(self.out_shardings, out_leaves, "out_shardings")  # a list, as outputs
         return options
 
     # -- inspection --------------------------------------------------------------------------------

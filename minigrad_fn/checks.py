@@ -1,0 +1,133 @@
+"""check_grads: our VJP against JAX's autodiff of the same program, and against finite differences.
+
+For a function and arguments, draw a random cotangent `u` of the output and compare, for every
+floating-point leaf of the arguments:
+
+- our `vjp(fun, *args)[1](u)` with `jax.vjp` of the *forward IR lowered to JAX*, so JAX's own rules
+  differentiate exactly the program our rules differentiated (and the lowered forward values are compared
+  with ours);
+- the directional derivative of `<u, fun(args)>` along random directions, by central finite differences
+  in float64, with the same directions applied to our gradient.
+
+`order=2` then checks the VJP function itself (`args -> vjp(fun, *args)[1](u)`) the same way: JAX and
+finite differences differentiate our backward program.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from tracing import check_args, leaf_names, tree_flatten, tree_unflatten
+
+from .autodiff import vjp
+from .compiler import _jax, jit, lower_jaxpr
+
+_RTOL = {np.dtype(np.float64): 1e-7, np.dtype(np.float32): 2e-4, np.dtype(np.float16): 2e-2}
+_FD_RTOL = {np.dtype(np.float64): 1e-5, np.dtype(np.float32): 3e-3, np.dtype(np.float16): 5e-2}
+
+
+def check_grads(fun: Callable, args: Sequence, order: int = 1, atol: float | None = None,
+                rtol: float | None = None, eps: float | None = None, seed: int = 0) -> None:
+    """Raise an AssertionError unless our gradients of `fun` at `args` agree with JAX and finite differences.
+
+    `args` is the tuple of positional arguments (pytrees of arrays). Tolerances default by dtype
+    (float64: rtol 1e-7 against JAX, 1e-5 against finite differences; float32 looser); `eps` is the
+    finite-difference step (default 1e-6, in float64). `order=2` also checks grad-of-grad.
+    """
+    args = tuple(args)
+    if order < 1:
+        raise ValueError(f"check_grads: order must be 1 or more, got {order}")
+    name = getattr(fun, "__name__", type(fun).__name__)
+    check_args(fun, args, f"check_grads({name})")
+    rng = np.random.default_rng(seed)
+    u = _check_once(fun, args, atol, rtol, eps, rng, name)
+    if order > 1 and u is not None:
+        def vjp_of(*a):
+            out, vjp_fn = vjp(fun, *a)
+            return vjp_fn(u)
+        vjp_of.__name__ = f"vjp({name})"
+        check_grads(vjp_of, args, order - 1, atol, rtol, eps, seed + 1)
+
+
+def _is_float(x) -> bool:
+    return np.asarray(x).dtype.kind == "f"
+
+
+def _check_once(fun, args, atol, rtol, eps, rng, name):
+    jax = _jax()
+    lowered = jit(fun, backend="numpy").lower(*args)
+    body, consts, out_tree = lowered.jaxpr, list(lowered.entry.consts), lowered.entry.out_tree
+    leaves, tree = tree_flatten(args)
+    leaves = [np.asarray(x) for x in leaves]
+    names = leaf_names(fun, args)
+    diff = [i for i, x in enumerate(leaves) if _is_float(x)]
+    if not diff:
+        return None
+
+    out, vjp_fn = vjp(fun, *args)
+    outs = [np.asarray(o) for o in tree_flatten(out)[0]]
+    u = [rng.standard_normal(o.shape).astype(o.dtype) if _is_float(o) else np.zeros(o.shape, o.dtype)
+         for o in outs]
+    ours = [np.asarray(g) for g in tree_flatten(vjp_fn(tree_unflatten(out_tree, u)))[0]]
+    program = str(body)
+
+    # (a) JAX differentiates the lowered forward program
+    def lowered_fun(*d):
+        full = list(leaves)
+        for i, x in zip(diff, d):
+            full[i] = x
+        return lower_jaxpr(body, consts + full)
+
+    with jax.enable_x64(True):
+        jax_outs, jax_vjp = jax.vjp(lowered_fun, *[jax.numpy.asarray(leaves[i]) for i in diff])
+        jax_cts = [jax.numpy.asarray(c) if _is_float(c) else np.zeros(c.shape, jax.dtypes.float0)
+                   for c in u]
+        theirs = [np.asarray(g) for g in jax_vjp(jax_cts)]
+    for k, (o, j) in enumerate(zip(outs, jax_outs)):
+        tol = rtol if rtol is not None else _RTOL.get(o.dtype, 1e-7)
+        _compare(f"output {k}: our value vs the IR lowered to JAX", o, np.asarray(j), tol, atol, program)
+    for i, t in zip(diff, theirs):
+        tol = rtol if rtol is not None else _RTOL.get(leaves[i].dtype, 1e-7)
+        _compare(f"gradient w.r.t. {names[i]}: ours vs jax.vjp of the same program", ours[i], t, tol, atol,
+                 program)
+
+    # (b) central finite differences of <u, fun(x)> in float64, along random directions
+    step = eps if eps is not None else 1e-6
+    wide = [x.astype(np.float64) if _is_float(x) else x for x in leaves]
+
+    def inner(xs) -> float:
+        o = tree_flatten(fun(*tree_unflatten(tree, xs)))[0]
+        return float(sum(np.sum(np.asarray(a, np.float64) * c) for a, c in zip(o, u) if _is_float(c)))
+
+    for i in diff:
+        tol = rtol if rtol is not None else _FD_RTOL.get(leaves[i].dtype, 1e-5)
+        for _ in range(2):
+            v = rng.standard_normal(leaves[i].shape)
+            hi, lo = list(wide), list(wide)
+            hi[i], lo[i] = wide[i] + step * v, wide[i] - step * v
+            fd = (inner(hi) - inner(lo)) / (2 * step)
+            an = float(np.sum(ours[i].astype(np.float64) * v))
+            _compare(f"gradient w.r.t. {names[i]}: ours vs central finite differences (eps={step}) along a "
+                     "random direction", np.array(an), np.array(fd), tol, atol, program)
+    return tree_unflatten(out_tree, u)
+
+
+def _compare(what, ours, ref, rtol, atol, program):
+    ours, ref = np.asarray(ours, np.float64), np.asarray(ref, np.float64)
+    if ours.shape != ref.shape:
+        raise AssertionError(f"check_grads: {what}: shapes differ, {ours.shape} vs {ref.shape}\n{program}")
+    scale = max(1.0, float(np.max(np.abs(ref)))) if ref.size else 1.0
+    a = atol if atol is not None else rtol * scale
+    err = np.abs(ours - ref)
+    bad = ~(err <= a + rtol * np.abs(ref))
+    bad |= np.isnan(ours) != np.isnan(ref)
+    if np.any(bad):
+        rel = err / np.maximum(np.abs(ref), np.finfo(np.float64).tiny)
+        first = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape)) if bad.ndim else ()
+        raise AssertionError(
+            f"check_grads: {what} disagree at {int(bad.sum())} of {bad.size} entries "
+            f"(rtol={rtol}, atol={a:.3g})\n"
+            f"  max abs error {np.nanmax(err):.6g}, max rel error {np.nanmax(rel):.6g}; "
+            f"first at index {first}: ours {float(ours[first])!r}, reference {float(ref[first])!r}\n"
+            f"the program (forward IR):\n{program}")
