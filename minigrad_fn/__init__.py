@@ -21,7 +21,8 @@ from .numpy import UnsupportedError  # noqa: E402,F401
 from .compiler import Jitted, LoweringError, jit  # noqa: E402,F401
 from .checks import check_grads  # noqa: E402,F401
 
-__all__ = ["grad", "value_and_grad", "vjp", "jit", "check_grads", "make_jaxpr", "eval_jaxpr", "typecheck", "numpy", "nn",
+__all__ = ["grad", "value_and_grad", "vjp", "jit", "check_grads", "make_jaxpr", "eval_jaxpr", "typecheck",
+           "numpy", "nn",
            "MinigradError", "ShapeError", "DTypeError", "TracerError", "ConcretizationError",
            "LeakedTracerError", "ArgumentError", "GradTypeError", "UnsupportedError", "OpError",
            "JaxprTypeError", "LoweringError", "Jitted"]

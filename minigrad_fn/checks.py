@@ -14,6 +14,7 @@ finite differences differentiate our backward program.
 """
 from __future__ import annotations
 
+import functools
 from typing import Callable, Sequence
 
 import numpy as np
@@ -43,6 +44,7 @@ def check_grads(fun: Callable, args: Sequence, order: int = 1, atol: float | Non
     rng = np.random.default_rng(seed)
     u = _check_once(fun, args, atol, rtol, eps, rng, name)
     if order > 1 and u is not None:
+        @functools.wraps(fun)  # the same argument names in reports
         def vjp_of(*a):
             out, vjp_fn = vjp(fun, *a)
             return vjp_fn(u)
@@ -86,10 +88,10 @@ def _check_once(fun, args, atol, rtol, eps, rng, name):
         theirs = [np.asarray(g) for g in jax_vjp(jax_cts)]
     for k, (o, j) in enumerate(zip(outs, jax_outs)):
         tol = rtol if rtol is not None else _RTOL.get(o.dtype, 1e-7)
-        _compare(f"output {k}: our value vs the IR lowered to JAX", o, np.asarray(j), tol, atol, program)
+        _compare(name, f"output {k}: our value vs the IR lowered to JAX", o, np.asarray(j), tol, atol, program)
     for i, t in zip(diff, theirs):
         tol = rtol if rtol is not None else _RTOL.get(leaves[i].dtype, 1e-7)
-        _compare(f"gradient w.r.t. {names[i]}: ours vs jax.vjp of the same program", ours[i], t, tol, atol,
+        _compare(name, f"gradient w.r.t. {names[i]}: ours vs jax.vjp of the same program", ours[i], t, tol, atol,
                  program)
 
     # (b) central finite differences of <u, fun(x)> in float64, along random directions
@@ -108,15 +110,15 @@ def _check_once(fun, args, atol, rtol, eps, rng, name):
             hi[i], lo[i] = wide[i] + step * v, wide[i] - step * v
             fd = (inner(hi) - inner(lo)) / (2 * step)
             an = float(np.sum(ours[i].astype(np.float64) * v))
-            _compare(f"gradient w.r.t. {names[i]}: ours vs central finite differences (eps={step}) along a "
+            _compare(name, f"gradient w.r.t. {names[i]}: ours vs central finite differences (eps={step}) along a "
                      "random direction", np.array(an), np.array(fd), tol, atol, program)
     return tree_unflatten(out_tree, u)
 
 
-def _compare(what, ours, ref, rtol, atol, program):
+def _compare(name, what, ours, ref, rtol, atol, program):
     ours, ref = np.asarray(ours, np.float64), np.asarray(ref, np.float64)
     if ours.shape != ref.shape:
-        raise AssertionError(f"check_grads: {what}: shapes differ, {ours.shape} vs {ref.shape}\n{program}")
+        raise AssertionError(f"check_grads({name}): {what}: shapes differ, {ours.shape} vs {ref.shape}\n{program}")
     scale = max(1.0, float(np.max(np.abs(ref)))) if ref.size else 1.0
     a = atol if atol is not None else rtol * scale
     err = np.abs(ours - ref)
@@ -126,7 +128,7 @@ def _compare(what, ours, ref, rtol, atol, program):
         rel = err / np.maximum(np.abs(ref), np.finfo(np.float64).tiny)
         first = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape)) if bad.ndim else ()
         raise AssertionError(
-            f"check_grads: {what} disagree at {int(bad.sum())} of {bad.size} entries "
+            f"check_grads({name}): {what} disagree at {int(bad.sum())} of {bad.size} entries "
             f"(rtol={rtol}, atol={a:.3g})\n"
             f"  max abs error {np.nanmax(err):.6g}, max rel error {np.nanmax(rel):.6g}; "
             f"first at index {first}: ours {float(ours[first])!r}, reference {float(ref[first])!r}\n"
