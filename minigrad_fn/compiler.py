@@ -215,11 +215,18 @@ class Jitted:
         return static, dyn_args, dyn_kwargs, skey
 
     def _signature(self, args, kwargs):
-        static, dyn_args, dyn_kwargs, skey = self._split(args, kwargs)
+        """(static positions, flat dynamic leaves, their structure, the cache key)."""
+        if self.static_argnums or self.static_argnames:
+            static, dyn_args, dyn_kwargs, skey = self._split(args, kwargs)
+        else:
+            static, dyn_args, dyn_kwargs, skey = (), args, kwargs, ()
         leaves, tree = tree_flatten((dyn_args, dyn_kwargs))
-        leaves = [np.asarray(x) if isinstance(x, _SCALARS) else x for x in leaves]
-        key = (tree, tuple(aval_of(x) for x in leaves) if all(_is_leaf(x) for x in leaves) else None, skey)
-        return static, leaves, tree, key
+        try:
+            avals = tuple((x.shape, x.dtype) for x in leaves)  # arrays (numpy, jax) and tracers
+        except AttributeError:
+            leaves = [np.asarray(x) if isinstance(x, _SCALARS) else x for x in leaves]
+            avals = tuple((x.shape, x.dtype) for x in leaves) if all(_is_leaf(x) for x in leaves) else None
+        return static, leaves, tree, (tree, avals, skey)
 
     def __call__(self, *args, **kwargs):
         static, leaves, tree, key = self._signature(args, kwargs)
