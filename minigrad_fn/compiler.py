@@ -19,7 +19,7 @@ import numpy as np
 import optree
 
 from tracing import (ArgumentError, EvalTrace, Jaxpr, JaxprTypeError, MinigradError, Primitive, Tracer, Var,
-                     aval_of, check_leaves, current_trace, dce_closed, eval_jaxpr, leaf_names, new_trace,
+                     aval_of, check_leaves, current_trace, eval_jaxpr, leaf_names, new_trace, optimize,
                      tree_flatten, tree_unflatten)
 
 
@@ -397,11 +397,6 @@ def _expand(spec, tree, what: str) -> list:
     except ValueError as e:
         raise ArgumentError(f"jit: {what} does not match the structure of its value: {e}") from None
     return optree.tree_leaves(full, none_is_leaf=False)
-
-
-def optimize(closed):
-    """The IR passes jit runs before lowering (dead-code elimination)."""
-    return dce_closed(closed)
 
 
 def jit(fun: Callable | None = None, *, static_argnums: int | Sequence[int] = (),

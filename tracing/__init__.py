@@ -8,4 +8,4 @@ from .interpreter import eval_jaxpr
 from .api import (arg_name, check_args, check_leaves, leaf_names, make_jaxpr, tree_flatten,  # noqa: F401
                   tree_unflatten)
 from .ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var, aval_of, pp_jaxpr, short_dtype
-from .passes import dce, dce_closed, typecheck
+from .passes import dce, dce_closed, optimize, simplify, typecheck

@@ -9,7 +9,7 @@ import optree
 from .core import is_array_like, new_trace
 from .errors import ArgumentError
 from .ir import ClosedJaxpr, aval_of
-from .passes import dce_closed
+from .passes import dce_closed, optimize as run_passes
 
 
 def tree_flatten(tree: Any):
@@ -59,8 +59,10 @@ def check_args(fun: Callable, args: Sequence, what: str, argnums: Sequence[int] 
         check_leaves(leaves, what, leaf_names(fun, args, argnums))
 
 
-def make_jaxpr(fun: Callable) -> Callable[..., ClosedJaxpr]:
-    """`make_jaxpr(f)(*args)` traces f on the shapes and dtypes of args and returns its ClosedJaxpr."""
+def make_jaxpr(fun: Callable, optimize: bool = True) -> Callable[..., ClosedJaxpr]:
+    """`make_jaxpr(f)(*args)` traces f on the shapes and dtypes of args and returns its ClosedJaxpr,
+    after the passes (constant folding, algebraic simplification, CSE, DCE); `optimize=False` gives the
+    program as recorded, less its dead equations."""
 
     def traced(*args) -> ClosedJaxpr:
         check_args(fun, args, f"make_jaxpr({getattr(fun, '__name__', 'fun')})")
@@ -72,7 +74,7 @@ def make_jaxpr(fun: Callable) -> Callable[..., ClosedJaxpr]:
             out_leaves, _ = tree_flatten(out)
             check_leaves(out_leaves, f"output of {getattr(fun, '__name__', 'fun')}")
             closed = trace.to_jaxpr(out_leaves)
-        return dce_closed(closed)
+        return run_passes(closed) if optimize else dce_closed(closed)
 
     traced.__name__ = f"make_jaxpr({getattr(fun, '__name__', 'fun')})"
     return traced

@@ -1,8 +1,17 @@
-"""IR passes: dead-code elimination and the type checker."""
+"""IR passes: dead-code elimination, simplification (constant folding, algebraic rules, CSE), type checking.
+
+Primitives are pure, so an equation can be dropped when nothing reads its outputs, evaluated ahead of
+time when its operands are all known, or merged with an identical earlier one. Rules that know a
+particular primitive (x * 1 -> x, neg(neg(x)) -> x, a transpose folded into dot_general) live beside that
+primitive, in `prim.rules["simplify"]`; this module only applies them.
+"""
 from __future__ import annotations
 
+import numpy as np
+
+from .core import Tracer
 from .errors import JaxprTypeError
-from .ir import ClosedJaxpr, Jaxpr, Var
+from .ir import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
 
 
 def dce(jaxpr: Jaxpr) -> Jaxpr:
@@ -60,3 +69,119 @@ def typecheck(jaxpr: Jaxpr) -> None:
     for v in jaxpr.outvars:
         if type(v) is Var and v not in defined:
             raise JaxprTypeError(f"output {v.aval} is never defined")
+
+
+# ---------------------------------------------------------------------------------------------
+# Simplification: constant folding, per-primitive algebraic rules, common-subexpression elimination
+
+class RewriteContext:
+    """What a primitive's "simplify" rule may ask about an equation's operands."""
+
+    __slots__ = ("_consts", "_producers")
+
+    def __init__(self, consts: dict, producers: dict):
+        self._consts = consts
+        self._producers = producers
+
+    def value(self, atom):
+        """The concrete numpy value of a literal or constant operand, else None."""
+        if type(atom) is Literal:
+            return atom.val
+        return self._consts.get(atom)
+
+    def producer(self, atom):
+        """The equation that computes `atom` (a Var), or None for inputs, constants and literals."""
+        return self._producers.get(atom) if type(atom) is Var else None
+
+
+def _atom_key(a):
+    if type(a) is Var:
+        return a
+    v = np.asarray(a.val)
+    return ("literal", v.dtype.str, v.tobytes())
+
+
+def _params_key(params):
+    try:
+        key = tuple(sorted(params.items()))
+        hash(key)
+        return key
+    except TypeError:
+        return None
+
+
+def _as_atom(value, aval):
+    """A folded value as an atom: a Literal for scalars, else None (the caller makes a constant)."""
+    if aval.shape == ():
+        return Literal(value if isinstance(value, np.generic) else np.asarray(value), aval)
+    return None
+
+
+def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """One forward walk that folds constants, applies each primitive's "simplify" rule and merges
+    equations computing the same thing (CSE); follow with DCE to drop what became dead.
+
+    An equation is folded (evaluated now with its numpy implementation) when every operand is a literal
+    or a concrete constant and its result is no bigger than its operands (a broadcast of a scalar is
+    kept as an equation rather than becoming a large constant).
+    """
+    jaxpr = closed.jaxpr
+    consts = {v: c for v, c in zip(jaxpr.constvars, closed.consts) if not isinstance(c, Tracer)}
+    constvars, constvals = list(jaxpr.constvars), list(closed.consts)
+    subst: dict = {}
+    producers: dict = {}
+    seen: dict = {}
+    ctx = RewriteContext(consts, producers)
+    eqns = []
+    for eqn in jaxpr.eqns:
+        invars = [subst.get(v, v) if type(v) is Var else v for v in eqn.invars]
+        prim, params, outvars = eqn.prim, eqn.params, eqn.outvars
+        if invars != eqn.invars:
+            eqn = Eqn(prim, invars, outvars, params)
+        # constant folding
+        if not prim.multiple_results and all(type(v) is Literal or v in consts for v in invars):
+            aval = outvars[0].aval
+            sizes = sum(int(np.size(ctx.value(v))) for v in invars)
+            if aval.size <= max(1, sizes):
+                try:
+                    val = np.asarray(prim.impl(*[ctx.value(v) for v in invars], **params))
+                except Exception:
+                    val = None
+                if val is not None and val.shape == aval.shape and val.dtype == aval.dtype:
+                    atom = _as_atom(val, aval)
+                    if atom is None:
+                        atom = Var(aval)
+                        constvars.append(atom)
+                        constvals.append(val)
+                        consts[atom] = val
+                    subst[outvars[0]] = atom
+                    continue
+        # algebraic rules, beside each primitive
+        rule = prim.rules.get("simplify")
+        if rule is not None:
+            out = rule(eqn, ctx)
+            if out is not None:
+                if isinstance(out, Eqn):
+                    eqn = out
+                else:
+                    subst[outvars[0]] = out
+                    continue
+        # common subexpressions
+        pkey = _params_key(eqn.params)
+        if pkey is not None:
+            key = (eqn.prim, tuple(_atom_key(v) for v in eqn.invars), pkey)
+            prev = seen.get(key)
+            if prev is not None:
+                subst.update(zip(outvars, prev))
+                continue
+            seen[key] = outvars
+        for v in eqn.outvars:
+            producers[v] = eqn
+        eqns.append(eqn)
+    outs = [subst.get(v, v) if type(v) is Var else v for v in jaxpr.outvars]
+    return ClosedJaxpr(Jaxpr(constvars, jaxpr.invars, outs, eqns), constvals)
+
+
+def optimize(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """The pass pipeline: simplify (constant folding, algebraic rules, CSE), then dead-code elimination."""
+    return dce_closed(simplify(closed))

@@ -125,3 +125,17 @@ def check_axes(name: str, aval: ShapedArray, axes: Sequence[int]) -> None:
 def scalar(v, like) -> np.ndarray:
     """A 0-d numpy array holding v in the dtype of `like` (a constant for rules and wrappers)."""
     return np.array(v, dtype=like.dtype)
+
+
+def unit_rule(unit, commutative: bool = True) -> Callable:
+    """The "simplify" rule `x op unit -> x` (x * 1, x + 0, x - 0, x / 1) for a known constant operand equal
+    to `unit` everywhere, when x already has the result's shape and dtype."""
+    def rule(eqn, ctx):
+        x, y = eqn.invars
+        out = eqn.outvars[0].aval
+        for keep, other in ((x, y), (y, x)) if commutative else ((x, y),):
+            v = ctx.value(other)
+            if v is not None and keep.aval == out and np.all(v == unit):
+                return keep
+        return None
+    return rule

@@ -12,7 +12,7 @@ from tracing import ShapedArray
 
 from . import reductions as R
 from . import shape as S
-from ._base import broadcast_shapes, jnp, lax, lax_op, primitive, require_float, same_dtype, scalar
+from ._base import broadcast_shapes, jnp, lax, lax_op, primitive, require_float, same_dtype, scalar, unit_rule
 
 _BOOL = np.dtype(bool)
 
@@ -62,6 +62,7 @@ def _unop(name, impl, vjp, float_only=True, lower=None):
 
 
 neg_p = _unop("neg", np.negative, lambda g, ans, x: neg(g), float_only=False)
+neg_p.rules["simplify"] = lambda eqn, ctx: _neg_of_neg(eqn, ctx)
 exp_p = _unop("exp", np.exp, lambda g, ans, x: mul(g, ans))
 log_p = _unop("log", np.log, lambda g, ans, x: div(g, x))
 log1p_p = _unop("log1p", np.log1p, lambda g, ans, x: div(g, add(x, scalar(1, x))))
@@ -87,6 +88,11 @@ def _logistic_impl(x):
     # 1 / (1 + exp(-x)) overflows for very negative x; this form never does.
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def _neg_of_neg(eqn, ctx):
+    p = ctx.producer(eqn.invars[0])
+    return p.invars[0] if p is not None and p.prim is neg_p else None
 
 
 def neg(x): return neg_p.bind(x)
@@ -121,6 +127,7 @@ def _integer_pow_vjp(g, ans, x, *, y):
 
 integer_pow_p = primitive("integer_pow", lambda x, *, y: x, _integer_pow_impl, [_integer_pow_vjp],
                           lax_op("integer_pow"))
+integer_pow_p.rules["simplify"] = lambda eqn, ctx: eqn.invars[0] if eqn.params["y"] == 1 else None
 def integer_pow(x, y: int): return integer_pow_p.bind(x, y=int(y))
 
 
@@ -165,6 +172,10 @@ pow_p = _binop("pow", np.power, _pow_dx, _pow_dy,  # lax.pow takes float bases o
                lambda x, y: (lax_op("pow") if np.dtype(x.dtype).kind in "fc" else jnp.power)(x, y))
 max_p = _binop("max", np.maximum, _max_rule(0, 1), _max_rule(1, 0))
 min_p = _binop("min", np.minimum, _max_rule(0, 1), _max_rule(1, 0))
+add_p.rules["simplify"] = unit_rule(0)  # x + 0 -> x: the symbolic zeros a backward pass can leave behind
+sub_p.rules["simplify"] = unit_rule(0, commutative=False)
+mul_p.rules["simplify"] = unit_rule(1)  # x * 1 -> x: e.g. the cotangent 1.0 that seeds grad
+div_p.rules["simplify"] = unit_rule(1, commutative=False)
 
 
 def _div_impl(x, y):
@@ -224,6 +235,16 @@ select_p = primitive("select", _select_rule, np.where, [
     lambda g, ans, p, x, y: unbroadcast(select(p, g, scalar(0, g)), x.shape),
     lambda g, ans, p, x, y: unbroadcast(select(p, scalar(0, g), g), y.shape),
 ], lax_op("select"))
+select_p.rules["simplify"] = lambda eqn, ctx: _known_select(eqn, ctx)
+
+
+def _known_select(eqn, ctx):
+    pred, x, y = eqn.invars
+    p = ctx.value(pred)
+    if p is not None and (np.all(p) or not np.any(p)):
+        keep = x if np.all(p) else y
+        return keep if keep.aval == eqn.outvars[0].aval else None
+    return None
 def select(pred, on_true, on_false): return select_p.bind(pred, on_true, on_false)
 
 

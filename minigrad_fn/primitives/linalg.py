@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tracing import ShapedArray, ShapeError
+from tracing import Eqn, ShapedArray, ShapeError
 
 from . import shape as S
 from ._base import lax_fn, primitive, same_dtype
@@ -84,6 +84,31 @@ def _dot_vjp_y(g, ans, x, y, *, dimension_numbers):
 
 
 dot_general_p = primitive("dot_general", _dot_rule, _dot_impl, [_dot_vjp_x, _dot_vjp_y], lax_fn("dot_general"))
+
+
+def _fold_transposes(eqn, ctx):
+    """dot_general of a transposed operand contracts the original's axes instead, when the transpose does
+    not reorder the operand's free axes (which would reorder the result's)."""
+    (xc, yc), (xb, yb) = eqn.params["dimension_numbers"]
+    ops, dims, changed = list(eqn.invars), [[xc, xb], [yc, yb]], False
+    for k in (0, 1):
+        p = ctx.producer(ops[k])
+        if p is None or p.prim is not S.transpose_p:
+            continue
+        perm = p.params["permutation"]
+        c, b = dims[k]
+        free = [perm[i] for i in _free(len(perm), c, b)]
+        if free == sorted(free):
+            ops[k] = p.invars[0]
+            dims[k] = [tuple(perm[i] for i in c), tuple(perm[i] for i in b)]
+            changed = True
+    if not changed:
+        return None
+    dn = ((dims[0][0], dims[1][0]), (dims[0][1], dims[1][1]))
+    return Eqn(dot_general_p, ops, eqn.outvars, {"dimension_numbers": dn})
+
+
+dot_general_p.rules["simplify"] = _fold_transposes
 
 
 def dot_general(x, y, dimension_numbers):

@@ -63,6 +63,7 @@ def _prod_impl(x, *, axes):
 
 reduce_sum_p = primitive("reduce_sum", _reduce_rule("reduce_sum"), _sum_impl, [_sum_vjp],
                          lambda x, *, axes: jnp.sum(x, axis=axes, dtype=x.dtype))
+reduce_sum_p.rules["simplify"] = lambda eqn, ctx: eqn.invars[0] if not eqn.params["axes"] else None
 reduce_max_p = primitive("reduce_max", _reduce_rule("reduce_max"), lambda x, *, axes: np.max(x, axis=axes),
                          [_chooser_vjp], lambda x, *, axes: jnp.max(x, axis=axes))
 reduce_min_p = primitive("reduce_min", _reduce_rule("reduce_min"), lambda x, *, axes: np.min(x, axis=axes),

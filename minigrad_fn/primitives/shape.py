@@ -5,7 +5,7 @@ import builtins
 
 import numpy as np
 
-from tracing import ShapedArray, ShapeError
+from tracing import Eqn, ShapedArray, ShapeError
 
 from . import reductions as R
 from ._base import check_axes, fmt_shapes, jnp, lax, lax_fn, primitive, same_dtype
@@ -60,6 +60,17 @@ def _reshape_rule(x, *, new_sizes):
 
 reshape_p = primitive("reshape", _reshape_rule, lambda x, *, new_sizes: np.reshape(x, new_sizes),
                       [lambda g, ans, x, *, new_sizes: reshape(g, x.shape)], lax_fn("reshape"))
+reshape_p.rules["simplify"] = lambda eqn, ctx: _reshape_simplify(eqn, ctx)
+
+
+def _reshape_simplify(eqn, ctx):
+    x, shape = eqn.invars[0], eqn.params["new_sizes"]
+    if x.aval.shape == tuple(shape):
+        return x
+    p = ctx.producer(x)  # reshape of a reshape: one reshape
+    if p is not None and p.prim is reshape_p:
+        return Eqn(reshape_p, [p.invars[0]], eqn.outvars, eqn.params)
+    return None
 
 
 def reshape(x, new_sizes):
@@ -80,6 +91,19 @@ def _transpose_rule(x, *, permutation):
 transpose_p = primitive("transpose", _transpose_rule, lambda x, *, permutation: np.transpose(x, permutation),
                         [lambda g, ans, x, *, permutation: transpose(g, tuple(np.argsort(permutation)))],
                         lax_fn("transpose"))
+transpose_p.rules["simplify"] = lambda eqn, ctx: _transpose_simplify(eqn, ctx)
+
+
+def _transpose_simplify(eqn, ctx):
+    x, perm = eqn.invars[0], tuple(eqn.params["permutation"])
+    p = ctx.producer(x)
+    if p is not None and p.prim is transpose_p:  # transpose of a transpose: one (or none)
+        x, perm = p.invars[0], tuple(p.params["permutation"][i] for i in perm)
+    if perm == tuple(range(len(perm))):
+        return x
+    if x is not eqn.invars[0]:
+        return Eqn(transpose_p, [x], eqn.outvars, {"permutation": perm})
+    return None
 
 
 def transpose(x, permutation):
