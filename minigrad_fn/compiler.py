@@ -19,7 +19,7 @@ import numpy as np
 import optree
 
 from tracing import (ArgumentError, EvalTrace, Jaxpr, JaxprTypeError, MinigradError, Primitive, Tracer, Var,
-                     aval_of, check_leaves, current_trace, eval_jaxpr, leaf_names, new_trace, optimize,
+                     aval_of, check_leaves, current_trace, eval_jaxpr, leaf_names, new_trace, optimize, straight_line,
                      tree_flatten, tree_unflatten)
 
 
@@ -57,11 +57,11 @@ def _jax():
 
 
 def _numpy_runner(jaxpr: Jaxpr, consts: Sequence = ()) -> Callable:
-    consts = list(consts)
-
-    def run(*args):
-        return eval_jaxpr(jaxpr, (), consts + [a if isinstance(a, np.ndarray) else np.asarray(a) for a in args])
-    return run
+    """The IR as a straight-line Python function of numpy calls (constants bound in)."""
+    program = straight_line(jaxpr)
+    if consts:
+        return functools.partial(program, *consts)
+    return program
 
 
 def _xla_runner(jaxpr: Jaxpr, consts: Sequence = (), name: str = "program", **jit_options) -> Callable:

@@ -292,3 +292,22 @@ def test_data_parallel_step_on_eight_simulated_devices():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
     run = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and "SHARDED OK" in run.stdout, run.stderr[-3000:]
+
+
+# ---- the numpy backend's straight-line executor ------------------------------------------------------------
+def test_numpy_backend_runs_a_generated_straight_line_function():
+    from tracing import straight_line
+    p, X, y = mlp_data()
+    jitted = mg.jit(mg.grad(mlp_loss), backend="numpy")
+    body = jitted.lower(p, X, y).jaxpr
+    run = straight_line(body)
+    assert run is straight_line(body)  # made once, cached on the program
+    assert run.source.startswith("def program(") and "del " in run.source
+    assert run.source.count(" = ") == len(body.eqns)  # one line per equation
+    assert_tree_close(jitted(p, X, y), mg.grad(mlp_loss)(p, X, y), rtol=1e-12)
+
+
+def test_numpy_backend_errors_still_name_the_operation():
+    f = mg.jit(lambda x, i: mnp.take(x, i), backend="numpy")
+    with pytest.raises(mg.OpError, match="gather failed"):
+        f(np.ones(3), np.array([5]))

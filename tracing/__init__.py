@@ -4,7 +4,7 @@ from .core import (NOVAL, EvalTrace, JaxprTrace, Primitive, Tracer, current_trac
 from .errors import (ArgumentError, ConcretizationError, DTypeError, JaxprTypeError,
                      LeakedTracerError, MinigradError, OpError, ShapeError, TracerError,
                      register_internal_dir, user_line)
-from .interpreter import eval_jaxpr
+from .interpreter import eval_jaxpr, straight_line
 from .api import (arg_name, check_args, check_leaves, leaf_names, make_jaxpr, tree_flatten,  # noqa: F401
                   tree_unflatten)
 from .ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var, aval_of, pp_jaxpr, short_dtype

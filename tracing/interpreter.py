@@ -1,9 +1,14 @@
-"""Evaluate a Jaxpr by binding each equation in the current trace, freeing values at their last use."""
+"""Evaluate a Jaxpr: by binding each equation in the current trace (`eval_jaxpr`, which any enclosing
+transformation records), or, at the top level, with a generated straight-line function (`straight_line`).
+Both free each value at its last use."""
 from __future__ import annotations
 
-from typing import Sequence
+import functools
+from typing import Callable, Sequence
 
+from .errors import MinigradError
 from .ir import Jaxpr, Var
+
 
 def last_uses(jaxpr: Jaxpr) -> list:
     """For each equation, the variables that no later equation or output reads (free them after it)."""
@@ -39,3 +44,55 @@ def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence, args: Sequence) -> list:
         for v in gone:
             del env[v]
     return [env[v] if type(v) is Var else v.val for v in jaxpr.outvars]
+
+
+def straight_line(jaxpr: Jaxpr) -> Callable:
+    """`jaxpr` turned once into a generated Python function that calls each primitive's implementation
+    directly: no `bind`, no trace, no dict of values; each value is deleted after its last use.
+
+    It computes what `eval_jaxpr` computes at the top level (the root trace) and is cached on the jaxpr.
+    The source is kept as `fn.source`. If an implementation fails, the program is run again with
+    `eval_jaxpr` so the error names the operation and its operands.
+    """
+    fn = jaxpr.cache.get("straight_line")
+    if fn is not None:
+        return fn
+    names: dict = {}
+    namespace: dict = {}
+
+    def name(v) -> str:
+        if type(v) is Var:
+            n = names.get(v)
+            if n is None:
+                n = names[v] = f"v{len(names)}"
+            return n
+        k = f"k{len(namespace)}"
+        namespace[k] = v.val
+        return k
+
+    params = [name(v) for v in jaxpr.constvars + jaxpr.invars]
+    lines = []
+    for i, (eqn, gone) in enumerate(zip(jaxpr.eqns, last_uses(jaxpr))):
+        f = f"{eqn.prim.name}_{i}"
+        namespace[f] = functools.partial(eqn.prim.impl, **eqn.params) if eqn.params else eqn.prim.impl
+        ins = ", ".join(name(v) for v in eqn.invars)
+        outs = ", ".join(name(v) for v in eqn.outvars)
+        lines.append(f"    {outs}{',' if eqn.prim.multiple_results else ''} = {f}({ins})")
+        if gone:
+            lines.append(f"    del {', '.join(name(v) for v in gone)}")
+    lines.append(f"    return [{', '.join(name(v) for v in jaxpr.outvars)}]")
+    source = f"def program({', '.join(params)}):\n" + "\n".join(lines) + "\n"
+    exec(compile(source, "<straight_line>", "exec"), namespace)
+    program = namespace["program"]
+    n_consts = len(jaxpr.constvars)
+
+    def run(*args):
+        try:
+            return program(*args)
+        except MinigradError:
+            raise
+        except Exception:  # let the interpreter raise its error, which names the operation
+            return eval_jaxpr(jaxpr, args[:n_consts], args[n_consts:])
+    run.source = source
+    jaxpr.cache["straight_line"] = run
+    return run
