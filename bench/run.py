@@ -1,23 +1,31 @@
 """Benchmark: minigrad-fn against its peers, interleaved in one process; medians and ratios.
 
-    python bench/run.py                 # full run: prints a table, writes bench/results.json
-    python bench/run.py --quick         # a smoke run (CI): tiny rounds, no claims
-    python bench/run.py --only mlp      # workloads whose name contains "mlp"
+    python bench/run.py                 # full run: prints tables, writes bench/results.json
+    python bench/run.py --quick         # a smoke run (CI): tiny rounds, small chains, no claims
+    python bench/run.py --only mlp      # the workloads whose name contains "mlp"
 
 Every contender runs the same function (written once against an array module `xp`) on the same inputs.
-Steady-state time is the median over rounds of the mean time per call within a round; the rounds of all
-contenders of a workload are interleaved, so machine noise hits them alike. Compile time is the first call
-of a freshly made jitted function (trace + lowering + XLA compilation + one run), median of a few.
+Step time is the median over rounds of the mean time per call within a round; the rounds of all
+contenders of a workload are interleaved, so machine noise hits them alike. Compile time is the first
+call of a freshly made jitted function (trace + lowering + XLA compilation + one run), median of a few.
+Tracing time is `make_jaxpr(grad(f))` of a chain of K elementwise operations. Peak memory is tracemalloc's
+peak during one gradient (numpy reports its buffers to tracemalloc).
+
+Contenders: numpy by hand (the lecture's backprop, written out), HIPS autograd (when installed: it is in
+the `bench` extra), jax eager `jax.grad`, `jax.jit(jax.grad)`, eager `mg.grad`, `mg.jit(mg.grad,
+backend="numpy")` and `mg.jit(mg.grad)` on XLA.
 """
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
 import statistics
 import sys
 import time
+import tracemalloc
 
 import numpy as np
 
@@ -29,8 +37,17 @@ import jax.numpy as jnp  # noqa: E402
 import minigrad_fn as mg  # noqa: E402
 import minigrad_fn.numpy as mnp  # noqa: E402
 
+try:
+    import autograd  # noqa: E402
+    import autograd.numpy as anp  # noqa: E402
+except ImportError:  # the `bench` extra installs it
+    autograd = anp = None
 
-# ---- workloads: (name, dtype, loss(xp, *args), args, argnums, hand-written gradient or None) --------
+JAX = "jax.jit(jax.grad)"
+HAND = "numpy by hand"
+
+
+# ---- the functions, written once against an array module xp ----------------------------------------------
 def lecture_loss(xp, w1, w2, x, y):
     """The lecture's 2-layer net: sigmoid hidden layer, squared error summed over all entries."""
     h = 1 / (1 + xp.exp(-(x @ w1)))
@@ -38,7 +55,7 @@ def lecture_loss(xp, w1, w2, x, y):
 
 
 def lecture_by_hand(w1, w2, x, y):
-    """The lecture's hand-derived backprop, in numpy."""
+    """The lecture's hand-derived backprop."""
     h = 1 / (1 + np.exp(-x.dot(w1)))
     y_pred = h.dot(w2)
     grad_y = 2 * (y_pred - y)
@@ -58,7 +75,45 @@ def mlp_loss(xp, p, x, labels):
     return xp.mean(lse - logits[xp.arange(x.shape[0]), labels])
 
 
-def workloads(rng):
+def mlp_by_hand(p, x, labels):
+    """The same MLP's backprop written out in numpy, keeping only what the backward pass needs."""
+    n = x.shape[0]
+    h1 = np.maximum(x @ p["W1"] + p["b1"], 0)
+    h2 = np.maximum(h1 @ p["W2"] + p["b2"], 0)
+    logits = h2 @ p["W3"] + p["b3"]
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    d3 = e / e.sum(axis=1, keepdims=True)
+    d3[np.arange(n), labels] -= 1
+    d3 /= n
+    g = {"W3": h2.T @ d3, "b3": d3.sum(axis=0)}
+    d2 = (d3 @ p["W3"].T) * (h2 > 0)
+    g["W2"], g["b2"] = h1.T @ d2, d2.sum(axis=0)
+    d1 = (d2 @ p["W2"].T) * (h1 > 0)
+    g["W1"], g["b1"] = x.T @ d1, d1.sum(axis=0)
+    return g
+
+
+def neuron(xp, w, x):
+    """The lecture's sigmoid neuron: 5 scalars in."""
+    return 1 / (1 + xp.exp(-(w[0] * x[0] + w[1] * x[1] + w[2])))
+
+
+def neuron_by_hand(w, x):
+    dot = w[0] * x[0] + w[1] * x[1] + w[2]
+    f = 1.0 / (1 + np.exp(-dot))
+    ddot = (1 - f) * f
+    return np.array([x[0] * ddot, x[1] * ddot, ddot]), np.array([w[0] * ddot, w[1] * ddot])
+
+
+def chain(xp, x, k):
+    """k elementwise operations in a row (alternating sin and a scaling), summed."""
+    for i in range(k):
+        x = xp.sin(x) if i % 2 else x * 1.01
+    return xp.sum(x)
+
+
+# ---- workloads -----------------------------------------------------------------------------------------------
+def array_workloads(rng):
     out = []
     for dt in (np.float64, np.float32):
         N, D, H, O = 64, 1000, 100, 10
@@ -74,51 +129,59 @@ def workloads(rng):
         p[f"b{i}"] = np.zeros(b, np.float32)
     x = rng.standard_normal((256, 784)).astype(np.float32)
     labels = rng.integers(0, 10, 256)
-    out.append(("mlp 784-512-512-10 N=256 float32", mlp_loss, (p, x, labels), 0, None))
+    out.append(("mlp 784-512-512-10 N=256 float32", mlp_loss, (p, x, labels), 0, mlp_by_hand))
+    w, x = np.array([2.0, -3.0, -3.0]), np.array([-1.0, -2.0])
+    out.append(("sigmoid neuron (5 scalars) float64", neuron, (w, x), (0, 1), neuron_by_hand))
     return out
 
 
-# ---- contenders ------------------------------------------------------------------------------------------
-def contenders(loss, args, argnums, by_hand):
+def contenders(loss, args, argnums, by_hand, eager_jax=True):
     """name -> (make, inputs): make() returns a fresh step function; inputs are what it is called with."""
     dev_args = jax.tree_util.tree_map(jnp.asarray, args)
-    f_mg = lambda *a: loss(mnp, *a)  # noqa: E731
-    f_jax = lambda *a: loss(jnp, *a)  # noqa: E731
     c = {}
     if by_hand is not None:
-        c["numpy by hand"] = (lambda: by_hand, args)
-    c["mg.grad (eager)"] = (lambda: mg.grad(f_mg, argnums), args)
-    c["jax.jit(jax.grad)"] = (lambda: jax.jit(jax.grad(lambda *a: f_jax(*a), argnums)), dev_args)
-    c["mg.jit(mg.grad)"] = (lambda: mg.jit(mg.grad(lambda *a: f_mg(*a), argnums)), dev_args)
+        c[HAND] = (lambda: by_hand, args)
+    if anp is not None:
+        c["autograd"] = (lambda: autograd.grad(lambda *a: loss(anp, *a), argnums), args)
+    if eager_jax:
+        c["jax.grad (eager)"] = (lambda: jax.grad(lambda *a: loss(jnp, *a), argnums), dev_args)
+    c[JAX] = (lambda: jax.jit(jax.grad(lambda *a: loss(jnp, *a), argnums)), dev_args)
+    c["mg.grad (eager)"] = (lambda: mg.grad(lambda *a: loss(mnp, *a), argnums), args)
+    c["mg.jit(numpy)"] = (lambda: mg.jit(mg.grad(lambda *a: loss(mnp, *a), argnums), backend="numpy"), args)
+    c["mg.jit(mg.grad)"] = (lambda: mg.jit(mg.grad(lambda *a: loss(mnp, *a), argnums)), dev_args)
     return c
 
 
-def _x64(fn):
+def _x64(fn, on):
+    if not on:
+        return fn
+
     def run(*a):
         with jax.enable_x64(True):  # JAX's float64 programs need it; ours enable it per call by themselves
             return fn(*a)
     return run
 
 
-def bench_workload(name, loss, args, argnums, by_hand, rounds, calls, compiles):
-    cs = contenders(loss, args, argnums, by_hand)
-    x64 = any(np.asarray(a).dtype == np.float64 for a in jax.tree_util.tree_leaves(args))
+def _is_x64(args) -> bool:
+    return any(np.asarray(a).dtype == np.float64 for a in jax.tree_util.tree_leaves(args))
+
+
+def bench_steps(name, loss, args, argnums, by_hand, rounds, calls, compiles):
+    x64 = _is_x64(args)
     steps, compile_ms = {}, {}
-    for cname, (make, inputs) in cs.items():
-        fn = make()
-        if cname.startswith("jax") and x64:
-            fn = _x64(fn)
-        steps[cname] = (fn, inputs)
+    for cname, (make, inputs) in contenders(loss, args, argnums, by_hand).items():
+        jaxlike = cname.startswith("jax")
         if "jit" in cname:  # compile time: first call of freshly made functions
             times = []
             for _ in range(compiles):
-                f = make()
-                f = _x64(f) if cname.startswith("jax") and x64 else f
+                f = _x64(make(), jaxlike and x64)
                 t = time.perf_counter()
                 jax.block_until_ready(f(*inputs))
                 times.append((time.perf_counter() - t) * 1e3)
             compile_ms[cname] = statistics.median(times)
+        fn = _x64(make(), jaxlike and x64)
         jax.block_until_ready(fn(*inputs))  # warm up
+        steps[cname] = (fn, inputs)
     per_call = {c: [] for c in steps}
     for _ in range(rounds):
         for cname, (fn, inputs) in steps.items():
@@ -128,12 +191,48 @@ def bench_workload(name, loss, args, argnums, by_hand, rounds, calls, compiles):
             jax.block_until_ready(out)
             per_call[cname].append((time.perf_counter() - t) / calls * 1e6)
     med = {c: statistics.median(v) for c, v in per_call.items()}
+    return [{"workload": name, "contender": c, "step_us": med[c], "vs_jax_jit": med[c] / med[JAX],
+             "vs_by_hand": med[c] / med[HAND] if HAND in med else None, "compile_ms": compile_ms.get(c)}
+            for c in steps]
+
+
+def peak_memory(name, loss, args, argnums, by_hand):
+    """tracemalloc's peak (bytes) during one gradient, for the numpy-based contenders."""
     rows = []
-    for cname in steps:
-        rows.append({"workload": name, "contender": cname, "step_us": med[cname],
-                     "vs_jax_jit": med[cname] / med["jax.jit(jax.grad)"],
-                     "vs_by_hand": med[cname] / med["numpy by hand"] if "numpy by hand" in med else None,
-                     "compile_ms": compile_ms.get(cname)})
+    fns = {HAND: by_hand, "mg.grad (eager)": mg.grad(lambda *a: loss(mnp, *a), argnums),
+           "mg.jit(numpy)": mg.jit(mg.grad(lambda *a: loss(mnp, *a), argnums), backend="numpy")}
+    if anp is not None:
+        fns["autograd"] = autograd.grad(lambda *a: loss(anp, *a), argnums)
+    peaks = {}
+    for cname, fn in fns.items():
+        fn(*args)  # warm up (tracing caches)
+        gc.collect()
+        tracemalloc.start()
+        fn(*args)
+        peaks[cname] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    for cname, peak in peaks.items():
+        rows.append({"workload": name, "contender": cname, "peak_mib": peak / 2 ** 20,
+                     "vs_by_hand": peak / peaks[HAND]})
+    return rows
+
+
+def tracing_times(ks, jax_ks, repeats):
+    """make_jaxpr(grad(chain of k ops)): ours for every k, JAX's for jax_ks; median of `repeats`."""
+    rows = []
+    x = np.ones(3)
+    for k in ks:
+        ours = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            mg.make_jaxpr(mg.grad(lambda x: chain(mnp, x, k)))(x)
+            ours.append(time.perf_counter() - t)
+        row = {"k": k, "mg_ms": statistics.median(ours) * 1e3, "jax_ms": None}
+        if k in jax_ks:
+            t = time.perf_counter()
+            jax.make_jaxpr(jax.grad(lambda x: chain(jnp, x, k)))(jnp.ones(3, np.float32))
+            row["jax_ms"] = (time.perf_counter() - t) * 1e3
+        rows.append(row)
     return rows
 
 
@@ -141,12 +240,16 @@ def machine() -> dict:
     dev = jax.devices()[0]
     return {"platform": dev.platform, "device": getattr(dev, "device_kind", str(dev)),
             "cpus": os.cpu_count(), "python": platform.python_version(), "jax": jax.__version__,
-            "numpy": np.__version__, "machine": platform.machine()}
+            "numpy": np.__version__, "autograd": anp is not None, "machine": platform.machine()}
+
+
+def _fmt(v, spec, suffix=""):
+    return "" if v is None else f"{v:{spec}}{suffix}"
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="smoke run: few rounds (for CI; no claims)")
+    ap.add_argument("--quick", action="store_true", help="smoke run: few rounds, short chains (for CI; no claims)")
     ap.add_argument("--only", default="", help="run the workloads whose name contains this")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results.json"))
@@ -154,27 +257,46 @@ def main(argv=None):
     rounds = args.rounds or (2 if args.quick else 15)
     calls, compiles = (2, 1) if args.quick else (20, 3)
     rng = np.random.default_rng(0)
-    rows = []
-    for name, loss, wargs, argnums, by_hand in workloads(rng):
+    info = machine()
+    result = {"machine": info, "quick": args.quick, "rounds": rounds, "calls": calls,
+              "steps": [], "memory": [], "tracing": []}
+    for name, loss, wargs, argnums, by_hand in array_workloads(rng):
         if args.only and args.only not in name:
             continue
-        rows += bench_workload(name, loss, wargs, argnums, by_hand, rounds, calls, compiles)
-    info = machine()
+        result["steps"] += bench_steps(name, loss, wargs, argnums, by_hand, rounds, calls, compiles)
+        if "neuron" not in name:
+            result["memory"] += peak_memory(name, loss, wargs, argnums, by_hand)
+    if not args.only or args.only in "chain":
+        ks, jax_ks = ((10, 40), (10,)) if args.quick else ((100, 1000, 4000), (100, 1000))
+        result["tracing"] = tracing_times(ks, jax_ks, 1 if args.quick else 5)
+
     print(f"# {info['platform']} ({info['device']}), {info['cpus']} CPUs, jax {info['jax']}, "
           f"numpy {info['numpy']}, Python {info['python']}; {rounds} rounds x {calls} calls")
-    print(f"| {'workload':34} | {'contender':20} | {'step (us)':>10} | {'vs jax.jit':>10} | "
+    print(f"\n| {'workload':34} | {'contender':18} | {'step (us)':>10} | {'vs jax.jit':>10} | "
           f"{'vs by hand':>10} | {'compile (ms)':>12} |")
-    print(f"|{'-' * 36}|{'-' * 22}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 14}|")
-    for r in rows:
-        hand = f"{r['vs_by_hand']:.2f}x" if r["vs_by_hand"] is not None else ""
-        comp = f"{r['compile_ms']:.0f}" if r["compile_ms"] is not None else ""
-        print(f"| {r['workload']:34} | {r['contender']:20} | {r['step_us']:10.1f} | {r['vs_jax_jit']:9.2f}x | "
-              f"{hand:>10} | {comp:>12} |")
+    print(f"|{'-' * 36}|{'-' * 20}|{'-' * 12}|{'-' * 12}|{'-' * 12}|{'-' * 14}|")
+    for r in result["steps"]:
+        print(f"| {r['workload']:34} | {r['contender']:18} | {r['step_us']:10.1f} | {r['vs_jax_jit']:9.2f}x | "
+              f"{_fmt(r['vs_by_hand'], '.2f', 'x'):>10} | {_fmt(r['compile_ms'], '.0f'):>12} |")
+    if result["memory"]:
+        print(f"\n| {'peak memory of one gradient':34} | {'contender':18} | {'peak (MiB)':>10} | {'vs by hand':>10} |")
+        print(f"|{'-' * 36}|{'-' * 20}|{'-' * 12}|{'-' * 12}|")
+        for r in result["memory"]:
+            print(f"| {r['workload']:34} | {r['contender']:18} | {r['peak_mib']:10.2f} | {r['vs_by_hand']:9.2f}x |")
+    if result["tracing"]:
+        print(f"\n| {'make_jaxpr(grad(chain of k ops))':34} | {'mg (ms)':>10} | {'jax (ms)':>10} | {'jax / mg':>10} |")
+        print(f"|{'-' * 36}|{'-' * 12}|{'-' * 12}|{'-' * 12}|")
+        for r in result["tracing"]:
+            ratio = r["jax_ms"] / r["mg_ms"] if r["jax_ms"] else None
+            print(f"| {'k = ' + str(r['k']):34} | {r['mg_ms']:10.1f} | {_fmt(r['jax_ms'], '10.1f'):>10} | "
+                  f"{_fmt(ratio, '.1f', 'x'):>10} |")
+        t = {r["k"]: r["mg_ms"] for r in result["tracing"]}
+        if 1000 in t and 4000 in t:
+            print(f"growth 1000 -> 4000 ops: {t[4000] / t[1000]:.2f}x (linear would be 4x)")
     with open(args.out, "w") as f:
-        json.dump({"machine": info, "quick": args.quick, "rounds": rounds, "calls": calls, "rows": rows}, f,
-                  indent=1)
+        json.dump(result, f, indent=1)
     print(f"wrote {args.out}")
-    return rows
+    return result
 
 
 if __name__ == "__main__":
