@@ -27,11 +27,14 @@ def _is_float(aval) -> bool:
     return aval.dtype.kind == "f"
 
 
-def backward_pass(eqns: Sequence, env: dict, seed: dict, active: set) -> dict:
+def backward_pass(eqns: Sequence, env: dict, seed: dict, active: set, free_values: bool = False) -> dict:
     """Cotangents of the active variables, given cotangents `seed` of some outputs (symbolic zeros absent).
 
     `env` maps every variable to its (parent-level) value; `active` holds the float variables that depend
-    on the differentiated inputs: only they receive cotangents.
+    on the differentiated inputs: only they receive cotangents. With `free_values`, each equation's
+    outputs are deleted from `env` once it has been handled (every reader of a value comes after its
+    producer, so walking backwards nothing needs it again): the forward values are released as the
+    gradients grow, not at the end.
     """
     cts = dict(seed)
     for eqn in reversed(eqns):
@@ -39,14 +42,15 @@ def backward_pass(eqns: Sequence, env: dict, seed: dict, active: set) -> dict:
         prim = eqn.prim
         if prim.multiple_results:
             g = [cts.pop(v, None) for v in outvars]
-            if all(c is None for c in g):
-                continue
-            ans = [env[v] for v in outvars]
+            ans = [env[v] for v in outvars] if any(c is not None for c in g) else None
         else:
             g = cts.pop(outvars[0], None)
-            if g is None:
-                continue
-            ans = env[outvars[0]]
+            ans = env[outvars[0]] if g is not None else None
+        if free_values:
+            for v in outvars:
+                env.pop(v, None)
+        if ans is None:
+            continue
         rules = prim.rules.get("vjp")
         if not rules:
             continue
@@ -92,7 +96,7 @@ def _to_user(g, aval):
     return g if g.flags.writeable else g.copy()
 
 
-def _vjp(fun: Callable, primals: Sequence, has_aux: bool, what: str):
+def _vjp(fun: Callable, primals: Sequence, has_aux: bool, what: str, once: bool = False):
     check_args(fun, primals, what)
     leaves, tree = tree_flatten(tuple(primals))
     leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in leaves]
@@ -112,8 +116,13 @@ def _vjp(fun: Callable, primals: Sequence, has_aux: bool, what: str):
     if aux is not None:
         aux = optree.tree_map(trace.value_of, aux, none_is_leaf=False)
     eqns, env, invars = trace.eqns, trace.env, trace.invars
+    del trace  # the closure keeps only what the backward pass needs
+    calls = []
 
     def vjp_fn(ct):
+        if once and calls:
+            raise ArgumentError(f"{what}: this VJP function frees the forward values as it runs; call it once")
+        calls.append(1)
         ct_leaves, ct_tree = tree_flatten(ct)
         if ct_tree != out_tree:
             raise ArgumentError(f"vjp_fn: the cotangent's structure {ct_tree} differs from the output's {out_tree}")
@@ -124,7 +133,7 @@ def _vjp(fun: Callable, primals: Sequence, has_aux: bool, what: str):
             if var is not None and _is_float(var.aval):
                 c = c if isinstance(c, Tracer) else np.asarray(c, dtype=var.aval.dtype)
                 seed[var] = c if var not in seed else add(seed[var], c)
-        cts = backward_pass(eqns, env, seed, _active_vars(eqns, invars))
+        cts = backward_pass(eqns, env, seed, _active_vars(eqns, invars), free_values=once)
         grads = [cts.get(v) for v in invars]
         grads = [_zeros(v.aval) if g is None else _to_user(g, v.aval) for g, v in zip(grads, invars)]
         return tree_unflatten(tree, grads)
@@ -176,7 +185,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
                 full[i] = d
             return fun(*full, **kwargs)
 
-        out, vjp_fn, aux = _vjp(partial, [args[i] for i in idx], has_aux, what)
+        out, vjp_fn, aux = _vjp(partial, [args[i] for i in idx], has_aux, what, once=True)
         aval = aval_of(out) if not isinstance(out, (tuple, list, dict)) and out is not None else None
         if aval is None or aval.shape != () or aval.dtype.kind != "f":
             desc = f"shape {aval.shape} and dtype {aval.dtype.name}" if aval is not None else f"a {type(out).__name__}"
