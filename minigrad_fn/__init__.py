@@ -20,8 +20,11 @@ from .autodiff import GradTypeError, grad, value_and_grad, vjp  # noqa: E402,F40
 from .numpy import UnsupportedError  # noqa: E402,F401
 from .compiler import Jitted, LoweringError, jit  # noqa: E402,F401
 from .checks import check_grads  # noqa: E402,F401
+from .graph import graph  # noqa: E402,F401
+from .explain import explain  # noqa: E402,F401
 
 __all__ = ["grad", "value_and_grad", "vjp", "jit", "check_grads", "make_jaxpr", "eval_jaxpr", "typecheck",
+           "graph", "explain",
            "numpy", "nn",
            "MinigradError", "ShapeError", "DTypeError", "TracerError", "ConcretizationError",
            "LeakedTracerError", "ArgumentError", "GradTypeError", "UnsupportedError", "OpError",

@@ -1,0 +1,600 @@
+"""Pictures of a traced computation in the lecture's style: one gate per equation, and on every wire its
+forward value (green, above) and its gradient (red, below).
+
+`graph(f)(*args)` *records* f: it traces f with value-carrying tracers (as `grad` does), then walks the
+equations backwards one gate at a time, keeping what each gate sends to each of its operands. The same
+`Recording` feeds `explain`'s tables. Drawing builds DOT text here; only rendering it (SVG, PNG) needs
+the graphviz package and Graphviz's `dot` program.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import html
+import os
+import shutil
+import sys
+from typing import Callable, Sequence
+
+import numpy as np
+import optree
+
+import tracing
+from tracing import (Eqn, Jaxpr, Literal, Var, aval_of, dce_closed, leaf_names, new_trace, short_dtype,
+                     tree_flatten, tree_unflatten)
+
+from .autodiff import _active_vars, backward_pass
+from .primitives import add
+
+GREEN, RED, GREY = "#1a7f37", "#cf222e", "#6e7781"
+
+
+# ---------------------------------------------------------------------------------------------
+# Recording: every variable's value, every gate's backward
+
+def gate_vjp(eqn: Eqn, env: dict, upstream: dict, active: set) -> list:
+    """What one gate sends back to each of its operands (None where nothing flows), given `upstream`
+    (cotangents of its outputs). Each operand gets its own slot, so `mul x x` shows both halves."""
+    slots = [Var(v.aval) if type(v) is Var else v for v in eqn.invars]
+    local_env = {o: env[o] for o in eqn.outvars}
+    local_env.update((s, env[v]) for s, v in zip(slots, eqn.invars) if type(v) is Var)
+    wanted = {s for s, v in zip(slots, eqn.invars) if type(v) is Var and v in active}
+    cts = backward_pass([Eqn(eqn.prim, slots, eqn.outvars, eqn.params)], local_env, upstream, wanted)
+    return [cts.get(s) if type(s) is Var else None for s in slots]
+
+
+def backprop(eqns: Sequence[Eqn], env: dict, seed: dict, active: set, after_gate: Callable | None = None):
+    """The backward pass one gate at a time: `(totals, sent)` where totals maps every variable to its
+    whole cotangent and sent[i][k] is what equation i sent to its k-th operand (None: nothing)."""
+    totals = dict(seed)
+    sent: list = [None] * len(eqns)
+    for i in reversed(range(len(eqns))):
+        eqn = eqns[i]
+        upstream = {v: totals[v] for v in eqn.outvars if v in totals}
+        if not upstream:
+            continue
+        sent[i] = gate_vjp(eqn, env, upstream, active)
+        for v, c in zip(eqn.invars, sent[i]):
+            if c is not None:
+                totals[v] = c if v not in totals else add(totals[v], c)  # gradients add at branches
+        if after_gate is not None:
+            after_gate(i)
+    return totals, sent
+
+
+class Recording:
+    """A function traced at some arguments: its program, every variable's value and gradient, what each
+    gate sent back to each operand, and the user-level function calls each equation was made in."""
+
+    def __init__(self, name, jaxpr: Jaxpr, env: dict, names: dict, scopes: list, seed: dict):
+        self.name = name
+        self.jaxpr = jaxpr
+        self.eqns = jaxpr.eqns
+        self.env = env
+        self.names = names
+        self.scopes = scopes
+        self.seed = seed
+        self.active = _active_vars(jaxpr.eqns, jaxpr.invars)
+        self.grads, self.sent = backprop(self.eqns, env, seed, self.active)
+
+    @property
+    def value(self):
+        """The function's output(s), as numpy values."""
+        outs = [self.value_of(v) for v in self.jaxpr.outvars]
+        return outs[0] if len(outs) == 1 else outs
+
+    def value_of(self, atom):
+        """The value of a variable or literal."""
+        return atom.val if type(atom) is Literal else self.env[atom]
+
+    def grad_of(self, var: Var):
+        """The gradient of a variable (zeros where none flowed), or None for what has no gradient."""
+        if type(var) is not Var or var.aval.dtype.kind != "f":
+            return None
+        g = self.grads.get(var)
+        return np.zeros(var.aval.shape, var.aval.dtype) if g is None else g
+
+    def consumers(self, var: Var) -> list:
+        """`(equation index, operand position)` of every use of `var`."""
+        return [(i, k) for i, e in enumerate(self.eqns) for k, v in enumerate(e.invars) if v is var]
+
+
+def record(fun: Callable, args: Sequence) -> Recording:
+    """Trace `fun(*args)` with values and run its backward pass gate by gate (outputs seeded with ones)."""
+    name = _fun_name(fun)
+    tracing.check_args(fun, args, f"graph({name})")
+    leaves, tree = tree_flatten(tuple(args))
+    leaves = [np.asarray(x) for x in leaves]
+    eqn_list = _ScopedEqns(fun, sys._getframe())
+    with new_trace(with_values=True) as trace:
+        trace.eqns = eqn_list  # notes each equation's calls as the trace appends it
+        tracers = [trace.new_arg(aval_of(x), x) for x in leaves]
+        out_leaves, _ = tree_flatten(fun(*tree_unflatten(tree, tracers)))
+        tracing.check_leaves(out_leaves, f"output of {name}")
+        closed = dce_closed(trace.to_jaxpr(out_leaves))
+    jaxpr = closed.jaxpr
+    env = dict(trace.env)
+    env.update(zip(jaxpr.constvars, closed.consts))
+    scopes = [eqn_list.scopes[e] for e in jaxpr.eqns]
+    eqn_list.release()
+    inputs = [n.removeprefix("argument ") for n in leaf_names(fun, args)]
+    seed = {v: np.ones(v.aval.shape, v.aval.dtype) for v in jaxpr.outvars
+            if type(v) is Var and v.aval.dtype.kind == "f"}
+    return Recording(name, jaxpr, env, _names(jaxpr, inputs), scopes, seed)
+
+
+def _fun_name(fun) -> str:
+    name = getattr(fun, "__name__", "f")
+    return "f" if name == "<lambda>" else name
+
+
+def _names(jaxpr: Jaxpr, inputs: list) -> dict:
+    """Display names: the user's for inputs, then a, b, c... (skipping those) in program order."""
+    names = dict(zip(jaxpr.invars, inputs))
+    taken = set(inputs)
+    letters = (s for s in _letters() if s not in taken)
+    for v in jaxpr.constvars:
+        names[v] = next(letters)
+    for eqn in jaxpr.eqns:
+        for v in eqn.outvars:
+            names[v] = next(letters)
+    return names
+
+
+def _letters():
+    k = 0
+    while True:
+        s, n = "", k
+        while True:
+            s = chr(ord("a") + n % 26) + s
+            n //= 26
+            if n == 0:
+                break
+        yield s
+        k += 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Which user-level function each equation came from (for collapsing)
+
+def _library_paths() -> tuple:
+    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
+    paths = [here, os.path.dirname(os.path.abspath(tracing.__file__)) + os.sep,
+             os.path.dirname(os.path.abspath(np.__file__)) + os.sep,
+             os.path.dirname(os.path.abspath(optree.__file__)) + os.sep,
+             os.path.abspath(contextlib.__file__), os.path.abspath(functools.__file__), "<frozen"]
+    return tuple(paths)
+
+
+_NN_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nn.py")
+
+
+class _ScopedEqns(list):
+    """A trace's equation list that notes, for each equation appended, the chain of user-level calls
+    (user code, and `minigrad_fn.nn`) between the traced function and the operation, outermost first.
+
+    tracing/ has no hook for this, so it stands in for the trace's own list. Frames are kept alive
+    while tracing so that `id(frame)` names one call.
+    """
+
+    def __init__(self, fun, stop_frame):
+        super().__init__()
+        self.top = getattr(fun, "__code__", None)
+        self.stop = stop_frame
+        self.scopes: dict = {}
+        self._frames: dict = {}
+        self._library = _library_paths()
+
+    def append(self, eqn):
+        super().append(eqn)
+        calls = []
+        f = sys._getframe(1)
+        while f is not None and f is not self.stop:
+            path = os.path.abspath(f.f_code.co_filename)
+            if path == _NN_FILE or not path.startswith(self._library):
+                calls.append(f)
+            f = f.f_back
+        calls.reverse()
+        if calls and calls[0].f_code is self.top:
+            calls = calls[1:]
+        for f in calls:
+            self._frames[id(f)] = f
+        self.scopes[eqn] = tuple((f.f_code.co_name, id(f)) for f in calls)
+
+    def release(self):
+        """Let the frames go."""
+        self._frames.clear()
+        self.stop = None
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers as the slides write them
+
+def fmt_number(v, digits: int = 2) -> str:
+    """A scalar with `digits` decimals (scientific notation when that would hide it)."""
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    v = float(v)
+    if v == 0 or 10.0 ** -digits <= abs(v) < 1e6 or not np.isfinite(v):
+        s = f"{v:.{digits}f}"
+        return "0." + "0" * digits if s.startswith("-") and float(s) == 0 else s
+    return f"{v:.{digits}e}"
+
+
+def fmt_lines(x, digits: int = 2, max_values: int = 4) -> list[str]:
+    """A value in one line or a few: the number for scalars, the values of small arrays (one line per
+    row), else the norm (the shape is written separately, see `fmt_shape`)."""
+    a = np.asarray(x)
+    if a.ndim == 0:
+        return [fmt_number(a.item(), digits)]
+    if a.size == 0:
+        return ["[]"]
+    if a.size <= max_values:
+        rows = a.reshape(-1, a.shape[-1])
+        return ["[" + ", ".join(fmt_number(v, digits) for v in r.tolist()) + "]" for r in rows]
+    if a.dtype.kind in "biu":
+        return ["[" + ", ".join(str(v) for v in a.ravel()[:max_values].tolist()) + ", ...]"]
+    return [f"norm {fmt_number(float(np.linalg.norm(a.astype(np.float64))), digits)}"]
+
+
+def fmt_value(x, digits: int = 2, max_values: int = 4) -> str:
+    """`fmt_lines` on one line, with the shape in front for arrays."""
+    a = np.asarray(x)
+    lines = fmt_lines(a, digits, max_values)
+    body = lines[0] if len(lines) == 1 else "[" + ", ".join(lines) + "]"
+    return body if a.ndim == 0 else f"{fmt_shape(a)} {body}"
+
+
+def fmt_shape(x) -> str:
+    """`f64[2,3]`: dtype and shape as jaxprs write them."""
+    a = aval_of(x)
+    return f"{short_dtype(a.dtype)}[{','.join(map(str, a.shape))}]"
+
+
+# ---------------------------------------------------------------------------------------------
+# Gate labels
+
+_SHORT_NAMES = {"dot_general": "dot", "reduce_sum": "sum", "reduce_max": "max", "reduce_min": "min",
+                "reduce_prod": "prod", "integer_pow": "pow", "broadcast_in_dim": "broadcast",
+                "convert_element_type": "convert", "logistic": "sigmoid"}
+
+
+def param_text(eqn: Eqn) -> str:
+    """The parameters worth showing, short: `axes=(0,)`, `[0:1]`, `to f64[2]` (none for dot_general)."""
+    p = eqn.params
+    name = eqn.prim.name
+    if name == "integer_pow":
+        return f"y={p['y']}"
+    if name == "slice":
+        return "[" + ", ".join(f"{s}:{e}" + (f":{st}" if st != 1 else "")
+                               for s, e, st in zip(p["start_indices"], p["limit_indices"],
+                                                   p.get("strides") or [1] * len(p["start_indices"]))) + "]"
+    if name.startswith("reduce_") or name in ("argmax", "argmin", "cumsum"):
+        key = "axes" if "axes" in p else "axis"
+        axes = p.get(key)
+        return f"{key}={tuple(axes) if isinstance(axes, (list, tuple)) else axes}"
+    if name in ("reshape", "broadcast_in_dim"):
+        return "to " + fmt_shape(eqn.outvars[0])
+    if name == "transpose":
+        return f"perm={tuple(p['permutation'])}" if "permutation" in p else ""
+    if name == "dot_general":
+        return ""
+    if any(isinstance(v, (Jaxpr, tracing.ClosedJaxpr)) for v in p.values()):  # a call: its function's name
+        return str(p.get("name", ""))
+    text = " ".join(f"{k}={v}" for k, v in sorted(p.items()) if not isinstance(v, (Jaxpr, tracing.ClosedJaxpr)))
+    return text if len(text) <= 24 else text[:22] + ".."
+
+
+def gate_label(eqn: Eqn, digits: int = 2) -> str:
+    """`add`, `div(1.00, ·)`, `pow y=2`: the operation, its literal operands, its key parameters."""
+    label = _SHORT_NAMES.get(eqn.prim.name, eqn.prim.name)
+    if any(type(v) is Literal for v in eqn.invars):
+        label += "(" + ", ".join(fmt_number(np.asarray(v.val).item(), digits) if type(v) is Literal else "·"
+                                 for v in eqn.invars) + ")"
+    params = param_text(eqn)
+    return f"{label} {params}" if params else label
+
+
+# ---------------------------------------------------------------------------------------------
+# Drawing
+
+class Graph:
+    """A computational graph ready to render: `.source` (DOT text), `.svg()`, `.png()`, `.save(path)`;
+    shows itself inline in Jupyter."""
+
+    def __init__(self, source: str, recording: Recording):
+        self.source = source
+        self.recording = recording
+
+    @property
+    def value(self):
+        """The traced function's output."""
+        return self.recording.value
+
+    @property
+    def grads(self) -> list:
+        """The gradients of the inputs, one per argument leaf (None for non-float leaves)."""
+        return [self.recording.grad_of(v) for v in self.recording.jaxpr.invars]
+
+    def pipe(self, fmt: str, dpi: int | None = None) -> bytes:
+        """The picture rendered by Graphviz's `dot` in format `fmt` (svg, png, pdf...), at `dpi` for images."""
+        if shutil.which("dot") is None:
+            raise RuntimeError("rendering needs Graphviz's `dot` program, which is not on PATH: install it "
+                               "(apt-get install graphviz, brew install graphviz or conda install graphviz); "
+                               "the DOT text is in .source meanwhile")
+        import graphviz
+        source = self.source if dpi is None else self.source.replace("{", f"{{\n  dpi={dpi};", 1)
+        return graphviz.Source(source).pipe(format=fmt)
+
+    def svg(self) -> str:
+        """The picture as SVG text."""
+        return self.pipe("svg").decode("utf-8")
+
+    def png(self, dpi: int = 96) -> bytes:
+        """The picture as PNG bytes."""
+        return self.pipe("png", dpi)
+
+    def save(self, path: str | os.PathLike, dpi: int = 96) -> str:
+        """Write the picture to `path`; the suffix picks the format (.svg, .png, .pdf, or .dot/.gv for text)."""
+        path = os.fspath(path)
+        fmt = os.path.splitext(path)[1].lstrip(".").lower()
+        if fmt in ("dot", "gv"):
+            data = self.source.encode("utf-8")
+        elif fmt in ("png", "jpg", "jpeg"):
+            data = self.pipe(fmt, dpi)
+        elif fmt in ("svg", "pdf"):
+            data = self.pipe(fmt)
+        else:
+            raise ValueError(f"cannot tell the format from {path!r}: use a .svg, .png, .pdf or .dot file name")
+        with open(path, "wb") as out:
+            out.write(data)
+        return path
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        if shutil.which("dot") is None:
+            return {"text/plain": self.source}
+        return {"image/svg+xml": self.svg(), "text/plain": f"<Graph of {self.recording.name}>"}
+
+    def __str__(self):
+        return self.source
+
+    def __repr__(self):
+        return f"<Graph of {self.recording.name}: {len(self.recording.eqns)} equations>"
+
+
+def graph(fun: Callable, *, show_backward: bool = False, collapse=None, digits: int = 2,
+          max_values: int = 4) -> Callable[..., Graph]:
+    """`graph(f)(*args)`: the computational graph of f at args, every wire labelled with its value (green)
+    and gradient (red); the gradients are of f's output (of the sum of its entries if it is an array).
+
+    `show_backward=True` also draws the backward pass's own equations (in red). `collapse` draws the
+    equations made inside some user-level function calls as one node: a function name or a list of
+    names (`collapse="log_softmax"`), or True for every function that f calls.
+    """
+    def draw(*args) -> Graph:
+        rec = record(fun, args)
+        dot = _backward_dot if show_backward else _forward_dot
+        return Graph(dot(rec, collapse, digits, max_values), rec)
+
+    draw.__name__ = f"graph({_fun_name(fun)})"
+    return draw
+
+
+def _group_key(scope: tuple, collapse) -> tuple | None:
+    """The call an equation is drawn inside when collapsing (None: drawn as its own gate)."""
+    if not collapse or not scope:
+        return None
+    if collapse is True:
+        return scope[0]
+    names = {collapse} if isinstance(collapse, str) else set(collapse)
+    for call in scope:
+        if call[0] in names:
+            return call
+    return None
+
+
+class _Dot:
+    """DOT text, built line by line."""
+
+    def __init__(self, title: str):
+        self.lines = [
+            "digraph G {",
+            "  rankdir=LR; nodesep=0.25; ranksep=0.3;",
+            f'  label=<{html.escape(title)}>; labelloc=t; fontname="Helvetica"; fontsize=12;',
+            '  node [fontname="Helvetica", fontsize=11];',
+            '  edge [fontname="Helvetica", fontsize=9, arrowsize=0.6];',
+        ]
+
+    def node(self, nid: str, **attrs):
+        self.lines.append(f"  {nid} [{_attrs(attrs)}];")
+
+    def edge(self, a: str, b: str, **attrs):
+        self.lines.append(f"  {a} -> {b}" + (f" [{_attrs(attrs)}]" if attrs else "") + ";")
+
+    def text(self) -> str:
+        return "\n".join(self.lines + ["}"]) + "\n"
+
+
+def _attrs(attrs: dict) -> str:
+    out = []
+    for k, v in attrs.items():
+        v = str(v)
+        if not (v.startswith("<<") and v.endswith(">>")):  # HTML-like labels (ours) go as they are
+            v = '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        out.append(f"{k}={v}")
+    return ", ".join(out)
+
+
+def _font(text: str, color: str, size: int | None = None) -> str:
+    size_attr = f' POINT-SIZE="{size}"' if size else ""
+    return f'<FONT COLOR="{color}"{size_attr}>{html.escape(text)}</FONT>'
+
+
+def _wire_label(shape: str | None, value_lines: list, grad_lines: list | None, value_color=GREEN) -> str:
+    """A wire's label: its value above a rule that continues the wire, its gradient below it."""
+    rows = []
+    if shape:
+        rows.append(f"<TR><TD>{_font(shape, GREY, 8)}</TD></TR>")
+    rows.append("<TR><TD>" + "<BR/>".join(_font(s, value_color) for s in value_lines) + "</TD></TR>")
+    rows.append("<HR/>")
+    if grad_lines is not None:
+        rows.append("<TR><TD>" + "<BR/>".join(_font(s, RED) for s in grad_lines) + "</TD></TR>")
+    else:
+        rows.append("<TR><TD> </TD></TR>")
+    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">' + "".join(rows)
+            + "</TABLE>>")
+
+
+def _units(keys: list) -> tuple[list, dict]:
+    """The nodes to draw: one per equation, or one per collapse key. Returns (units, unit of equation)."""
+    units, unit_of, by_key = [], {}, {}
+    for i, key in enumerate(keys):
+        if key is not None and key in by_key:
+            unit_of[i] = by_key[key]
+            units[by_key[key]].append(i)
+            continue
+        unit_of[i] = len(units)
+        if key is not None:
+            by_key[key] = len(units)
+        units.append([i])
+    return units, unit_of
+
+
+def _draw(title: str, jaxpr: Jaxpr, names: dict, keys: list, wire_label: Callable, branch_label: Callable,
+          out_names: list, digits: int, backward: set = frozenset()) -> str:
+    """DOT text for a program: inputs on the left, one node per equation (or per collapse key), and one
+    labelled wire for every variable that goes from one node to another."""
+    dot = _Dot(title)
+    source: dict = {}  # var -> the DOT node that produces it
+    for k, v in enumerate(jaxpr.invars):
+        source[v] = f"in{k}"
+        dot.node(f"in{k}", label=names[v], shape="plaintext", fontsize=13)
+    for k, v in enumerate(jaxpr.constvars):
+        source[v] = f"const{k}"
+        dot.node(f"const{k}", label=f"const {names[v]}", shape="plaintext", fontcolor=GREY)
+    if len(jaxpr.invars) > 1:  # all inputs on the left, in argument order
+        ins = "; ".join(f"in{k}" for k in range(len(jaxpr.invars)))
+        chain = " -> ".join(f"in{k}" for k in range(len(jaxpr.invars)))
+        dot.lines.append(f"  {{ rank=source; {ins}; {chain} [style=invis]; }}")
+    units, unit_of = _units(keys)
+    for u, members in enumerate(units):
+        color = RED if members[0] in backward else "black"
+        if keys[members[0]] is None:
+            label = gate_label(jaxpr.eqns[members[0]], digits)
+            dot.node(f"g{u}", label=label, shape="circle" if len(label) <= 4 else "ellipse", color=color,
+                     style="filled", fillcolor="#f6f8fa")
+        else:
+            dot.node(f"g{u}", label=f"{keys[members[0]][0]}\n({len(members)} op{'s' if len(members) > 1 else ''})", shape="box",
+                     style="rounded,filled", fillcolor="#ddf4ff", color=color, peripheries=2)
+        for i in members:
+            for v in jaxpr.eqns[i].outvars:
+                source[v] = f"g{u}"
+    uses: dict = {}
+    for i, eqn in enumerate(jaxpr.eqns):
+        for pos, v in enumerate(eqn.invars):
+            if type(v) is Var:
+                uses.setdefault(v, []).append((i, pos))
+    out_nodes: dict = {}
+    for k, v in enumerate(jaxpr.outvars):
+        dot.node(f"out{k}", label=out_names[k], shape="plaintext", fontsize=13)
+        if type(v) is Var:
+            out_nodes.setdefault(v, []).append(f"out{k}")
+    for n, (v, src) in enumerate(source.items()):
+        targets: dict = {}  # consumer node -> the (equation, operand position) uses inside it
+        for i, pos in uses.get(v, ()):
+            node = f"g{unit_of[i]}"
+            if node != src:  # uses inside a collapsed node are not drawn
+                targets.setdefault(node, []).append((i, pos))
+        outs = out_nodes.get(v, [])
+        if not targets and not outs:
+            continue
+        wire = f"w{n}"
+        dot.node(wire, label=wire_label(v), shape="plaintext", margin=0)
+        dot.edge(src, wire, dir="none", headport="w")
+        branch = len(targets) + len(outs) > 1
+        for node, node_uses in targets.items():
+            label = branch_label(v, node_uses) if branch else None
+            dot.edge(wire, node, tailport="e", **({"label": label} if label else {}))
+        for node in outs:
+            dot.edge(wire, node, tailport="e")
+    return dot.text()
+
+
+def _shape_of(x) -> str | None:
+    return fmt_shape(x) if np.ndim(x) else None
+
+
+def _forward_dot(rec: Recording, collapse, digits: int, max_values: int) -> str:
+    def lines(x):
+        return fmt_lines(x, digits, max_values)
+
+    def wire_label(v):
+        grad = rec.grad_of(v)
+        return _wire_label(_shape_of(rec.env[v]), lines(rec.env[v]),
+                           None if grad is None else lines(grad))
+
+    def branch_label(v, node_uses):
+        """At a branch, each wire carries back its own part of the gradient; the parts add up."""
+        if v.aval.dtype.kind != "f":
+            return None
+        parts = [rec.sent[i][pos] for i, pos in node_uses if rec.sent[i] is not None and rec.sent[i][pos] is not None]
+        total = functools.reduce(np.add, parts) if parts else np.zeros(v.aval.shape, v.aval.dtype)
+        return "<" + "<BR/>".join(_font(s, RED) for s in lines(total)) + ">"
+
+    keys = [_group_key(s, collapse) for s in rec.scopes]
+    return _draw(f"{rec.name}: forward values (green) above each wire, gradients (red) below",
+                 rec.jaxpr, rec.names, keys, wire_label, branch_label, _out_names(rec), digits)
+
+
+def _out_names(rec: Recording) -> list:
+    n = len(rec.jaxpr.outvars)
+    return [rec.name] if n == 1 else [f"{rec.name}[{k}]" for k in range(n)]
+
+
+def _backward_dot(rec: Recording, collapse, digits: int, max_values: int) -> str:
+    """The forward equations replayed and the backward pass's own equations recorded after them, gate by
+    gate, so each backward equation knows the forward gate (and the collapsed call) it belongs to."""
+    jaxpr = rec.jaxpr
+    gate_of: list = []  # for each equation after the forward ones: the forward gate whose backward made it
+    with new_trace(with_values=True) as trace:
+        env = {v: trace.new_arg(v.aval, rec.env[v]) for v in jaxpr.invars}
+        env.update((v, rec.env[v]) for v in jaxpr.constvars)
+        for eqn in jaxpr.eqns:
+            out = eqn.prim.bind(*[env[v] if type(v) is Var else v.val for v in eqn.invars], **eqn.params)
+            env.update(zip(eqn.outvars, out if eqn.prim.multiple_results else [out]))
+        n_forward = len(trace.eqns)
+
+        def note_gate(i):  # the equations recorded since the previous gate are gate i's backward
+            gate_of.extend([i] * (len(trace.eqns) - n_forward - len(gate_of)))
+
+        totals, _ = backprop(jaxpr.eqns, env, rec.seed, rec.active, after_gate=note_gate)
+        wrt = [v for v in jaxpr.invars if v.aval.dtype.kind == "f"]
+        outs = [env[v] if type(v) is Var else v.val for v in jaxpr.outvars]
+        grads = [totals.get(v, np.zeros(v.aval.shape, v.aval.dtype)) for v in wrt]
+        closed = trace.to_jaxpr(outs + grads)
+    replay = closed.jaxpr
+    values = dict(trace.env)
+    values.update(zip(replay.constvars, closed.consts))
+    origin = {id(e): i for i, e in enumerate(trace.eqns)}
+    keys, backward = [], set()
+    for j, eqn in enumerate(replay.eqns):
+        i = origin[id(eqn)]
+        if i < n_forward:
+            keys.append(_group_key(rec.scopes[i], collapse))
+        else:
+            backward.add(j)
+            key = _group_key(rec.scopes[gate_of[i - n_forward]], collapse)
+            keys.append(None if key is None else (f"{key[0]} (backward)",) + key[1:])
+    made_backward = {v for j in backward for v in replay.eqns[j].outvars}
+
+    def wire_label(v):
+        color = RED if v in made_backward else GREEN
+        return _wire_label(_shape_of(values[v]), fmt_lines(values[v], digits, max_values), None, value_color=color)
+
+    inputs = [rec.names[v] for v in jaxpr.invars]
+    out_names = _out_names(rec) + [f"grad {rec.names[v]}" for v in wrt]
+    return _draw(f"{rec.name} and its backward pass: forward values (green), backward values (red)",
+                 replay, _names(replay, inputs), keys, wire_label, lambda v, u: None, out_names,
+                 digits, backward)

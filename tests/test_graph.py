@@ -1,0 +1,251 @@
+"""mg.graph: the lecture's pictures, checked in the DOT text (values above, gradients below each wire)."""
+import os
+import re
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+import minigrad_fn as mg
+import minigrad_fn.numpy as mnp
+from minigrad_fn import nn
+from minigrad_fn.graph import GREEN, RED, fmt_number, record
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
+
+_WIRE = re.compile(r'<FONT COLOR="' + GREEN + r'">([^<]*)</FONT></TD></TR><HR/><TR><TD>(?:<FONT COLOR="' + RED
+                   + r'">([^<]*)</FONT>)?')
+
+
+def wires(source: str) -> list:
+    """(value, gradient) written on every wire of a picture, as text."""
+    return [(v, g or None) for v, g in _WIRE.findall(source)]
+
+
+def gates(source: str) -> list:
+    return re.findall(r'g\d+ \[label="([^"]*)"', source)
+
+
+def add_mul(x, y, z):
+    return (x + y) * z
+
+
+def neuron(w0, x0, w1, x1, w2):
+    return 1 / (1 + mnp.exp(-(w0 * x0 + w1 * x1 + w2)))
+
+
+NEURON_ARGS = (2.0, -1.0, -3.0, -2.0, -3.0)
+
+
+def test_add_mul_slide():
+    g = mg.graph(add_mul)(-2.0, 5.0, -4.0)
+    # x, y, z, then q = x + y = 3, f = -12 with gradient 1
+    assert wires(g.source) == [("-2.00", "-4.00"), ("5.00", "-4.00"), ("-4.00", "3.00"), ("3.00", "-4.00"),
+                               ("-12.00", "1.00")]
+    assert gates(g.source) == ["add", "mul"]
+    assert g.value == -12.0
+    assert [float(d) for d in g.grads] == [-4.0, -4.0, 3.0]
+    for name in ("x", "y", "z", "add_mul"):
+        assert f'label="{name}", shape="plaintext"' in g.source
+
+
+def test_sigmoid_neuron_slide():
+    g = mg.graph(neuron)(*NEURON_ARGS)
+    w = wires(g.source)
+    # inputs w0, x0, w1, x1, w2 with the slide's gradients
+    assert w[:5] == [("2.00", "-0.20"), ("-1.00", "0.39"), ("-3.00", "-0.39"), ("-2.00", "-0.59"), ("-3.00", "0.20")]
+    # w0 x0 = -2, w1 x1 = 6, their sum 4, + w2 = 1, *-1, exp, +1, 1/x
+    assert w[5:] == [("-2.00", "0.20"), ("6.00", "0.20"), ("4.00", "0.20"), ("1.00", "0.20"), ("-1.00", "-0.20"),
+                     ("0.37", "-0.53"), ("1.37", "-0.53"), ("0.73", "1.00")]
+    assert gates(g.source) == ["mul", "mul", "add", "add", "neg", "exp", "add(1.00, ·)", "div(1.00, ·)"]
+
+
+def test_sigmoid_as_one_gate_gives_the_same_gradients():
+    def neuron_gate(w0, x0, w1, x1, w2):
+        return nn.sigmoid(w0 * x0 + w1 * x1 + w2)
+
+    g = mg.graph(neuron_gate)(*NEURON_ARGS)
+    assert gates(g.source)[-1] == "sigmoid"
+    assert wires(g.source)[-2:] == [("1.00", "0.20"), ("0.73", "1.00")]
+    assert np.allclose(g.grads, mg.graph(neuron)(*NEURON_ARGS).grads)
+
+
+def test_vector_example_shows_shapes_and_values():
+    W, x = np.array([[0.1, 0.5], [-0.3, 0.8]]), np.array([0.2, 0.4])
+    src = mg.graph(lambda W, x: mnp.sum((W @ x) ** 2), digits=3)(W, x).source
+    assert "f64[2,2]" in src and "dot" in gates(src)
+    assert ('[0.220, 0.260]', '[0.440, 0.520]') in wires(src)  # q = W x and its gradient 2 q
+    assert '[0.088, 0.176]</FONT><BR/><FONT COLOR="#cf222e">[0.104, 0.208]' in src  # grad W, row by row
+    assert ("0.116", "1.000") in wires(src)
+
+
+def test_large_arrays_show_their_norm():
+    x = np.arange(12.0).reshape(3, 4)
+    src = mg.graph(lambda x: mnp.sum(x * x))(x).source
+    assert f"norm {fmt_number(np.linalg.norm(x))}" in src and f"norm {fmt_number(2 * np.linalg.norm(x))}" in src
+    assert "f64[3,4]" in src
+
+
+def test_branches_carry_their_own_parts():
+    def branches(x, y):
+        a = x * y
+        return a + mnp.maximum(a, x)
+
+    src = mg.graph(branches)(2.0, 3.0).source
+    # x feeds mul and max: 6 comes back from the mul, nothing from the max; a = x y gets 1 + 1
+    assert ("2.00", "6.00") in wires(src) and ("6.00", "2.00") in wires(src)
+    branch_labels = re.findall(r'w(\d+) -> g\d+ \[tailport="e", label=<<FONT COLOR="#cf222e">([^<]*)</FONT>>\]', src)
+    by_wire: dict = {}
+    for wire, label in branch_labels:
+        by_wire.setdefault(wire, []).append(float(label))
+    assert sorted(sorted(v) for v in by_wire.values()) == [[0.0, 6.0], [1.0, 1.0]]
+
+
+def test_gradients_of_every_variable_match_grad():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((5, 4)), np.array([0, 1, 2, 1, 0])
+    W1, W2 = rng.standard_normal((4, 6)), rng.standard_normal((6, 3))
+
+    def loss(W1, W2, X, y):
+        h = nn.relu(X @ W1)
+        return nn.softmax_cross_entropy(h @ W2, y) + 0.1 * mnp.sum(W1 * W1)
+
+    rec = record(loss, (W1, W2, X, y))
+    expected = mg.grad(loss, argnums=(0, 1, 2))(W1, W2, X, y)
+    for v, e in zip(rec.jaxpr.invars, expected):
+        assert np.allclose(rec.grad_of(v), e)
+    assert rec.grad_of(rec.jaxpr.invars[3]) is None  # integer labels have no gradient
+    assert np.isclose(rec.value, loss(W1, W2, X, y))
+    # what each gate sends back adds up to every variable's gradient
+    for i, eqn in enumerate(rec.eqns):
+        for v in eqn.outvars:
+            parts = [rec.sent[j][k] for j, k in rec.consumers(v) if rec.sent[j] is not None and rec.sent[j][k] is not None]
+            if parts:
+                assert np.allclose(sum(parts) + (rec.seed.get(v, 0)), rec.grad_of(v))
+
+
+def test_same_operand_twice_gets_two_slots():
+    rec = record(lambda x: x * x, (3.0,))
+    assert [float(c) for c in rec.sent[0]] == [3.0, 3.0]
+    assert float(rec.grad_of(rec.jaxpr.invars[0])) == 6.0
+
+
+def test_array_output_is_seeded_with_ones():
+    x = np.array([1.0, 2.0, 3.0])
+    g = mg.graph(lambda x: x * x)(x)
+    assert np.allclose(g.grads[0], 2 * x)
+
+
+def test_pytree_arguments_are_named_by_path():
+    params = {"W": np.ones((2, 2)), "b": np.zeros(2)}
+    src = mg.graph(lambda p, x: mnp.sum(p["W"] @ x + p["b"]))(params, np.ones(2)).source
+    assert "p[&#x27;W&#x27;]" in src or "p['W']" in src
+
+
+def layer(x, W):
+    return nn.relu(x @ W)
+
+
+def classifier(W1, W2, X, y):
+    return nn.softmax_cross_entropy(layer(X, W1) @ W2, y)
+
+
+def test_collapse_by_name_and_all_calls():
+    rng = np.random.default_rng(0)
+    args = (rng.standard_normal((4, 5)), rng.standard_normal((5, 3)), rng.standard_normal((6, 4)),
+            np.array([0, 1, 2, 0, 1, 2]))
+    full = mg.graph(classifier)(*args).source
+    assert "exp" in gates(full) and not any(label.startswith("log_softmax") for label in gates(full))
+
+    by_name = mg.graph(classifier, collapse="log_softmax")(*args).source
+    assert "exp" not in gates(by_name)
+    assert any(label.startswith("log_softmax\n(") for label in gates(by_name))
+    assert len(gates(by_name)) < len(gates(full))
+    # the collapsed node still has its gradients on the wires in and out of it
+    assert mg.graph(classifier, collapse="log_softmax")(*args).grads[0] is not None
+
+    top = gates(mg.graph(classifier, collapse=True)(*args).source)
+    assert any(label.startswith("layer\n(") for label in top)
+    assert any(label.startswith("softmax_cross_entropy\n(") for label in top)
+
+
+def test_two_calls_of_one_function_stay_two_nodes():
+    def square(a):
+        return a * a * 1.5
+
+    src = mg.graph(lambda x, y: square(x) + square(y), collapse="square")(1.0, 2.0).source
+    assert sorted(gates(src)) == ["add", "square\n(2 ops)", "square\n(2 ops)"]
+
+
+def test_show_backward_draws_the_backward_equations():
+    src = mg.graph(add_mul, show_backward=True)(-2.0, 5.0, -4.0).source
+    labels = re.findall(r'label="([^"]*)", shape="(?:circle|ellipse)", color="([^"]*)"', src)
+    forward = [name for name, color in labels if color == "black"]
+    backward = [name for name, color in labels if color == RED]
+    assert forward == ["add", "mul"] and backward  # the mul gate's backward multiplies
+    for out in ("grad x", "grad y", "grad z", "add_mul"):
+        assert f'label="{out}"' in src
+    values = re.findall(r'<FONT COLOR="' + RED + r'">([^<]*)</FONT>', src)
+    assert "-4.00" in values and "3.00" in values  # df/dx, df/dy = -4 and df/dz = 3, as backward values
+
+
+def test_show_backward_with_collapse_groups_backward_equations():
+    rng = np.random.default_rng(1)
+    args = (rng.standard_normal((4, 5)), rng.standard_normal((5, 3)), rng.standard_normal((6, 4)),
+            np.array([0, 1, 2, 0, 1, 2]))
+    src = mg.graph(classifier, show_backward=True, collapse="log_softmax")(*args).source
+    labels = gates(src)
+    assert any(label.startswith("log_softmax\n(") for label in labels)
+    assert any(label.startswith("log_softmax (backward)\n(") for label in labels)
+
+
+def test_figures_in_docs_are_what_the_code_draws():
+    sys.path.insert(0, os.path.join(ROOT, "docs"))
+    try:
+        import make_figures
+    finally:
+        sys.path.pop(0)
+    for name, make in make_figures.FIGURES.items():
+        with open(os.path.join(ROOT, "docs", f"{name}.dot")) as f:
+            assert make().source == f.read(), f"docs/{name}.* are stale: run python docs/make_figures.py"
+        for suffix in ("svg", "png"):
+            assert os.path.exists(os.path.join(ROOT, "docs", f"{name}.{suffix}"))
+
+
+@needs_dot
+def test_renders_svg_png_and_files(tmp_path):
+    g = mg.graph(add_mul)(-2.0, 5.0, -4.0)
+    svg = g.svg()
+    assert "<svg" in svg and "add" in svg
+    assert "-12.00" in svg.replace("&#45;", "-")  # Graphviz writes minus signs as &#45;
+    assert g.png().startswith(b"\x89PNG")
+    for suffix in ("svg", "png", "pdf", "dot"):
+        path = g.save(tmp_path / f"g.{suffix}")
+        assert os.path.getsize(path) > 100
+    bundle = g._repr_mimebundle_()
+    assert "<svg" in bundle["image/svg+xml"]
+
+
+def test_unknown_file_suffix_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="cannot tell the format"):
+        mg.graph(add_mul)(-2.0, 5.0, -4.0).save(tmp_path / "g.txt")
+
+
+def test_without_dot_the_source_still_works(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    g = mg.graph(add_mul)(-2.0, 5.0, -4.0)
+    assert g._repr_mimebundle_() == {"text/plain": g.source}
+    with pytest.raises(RuntimeError, match="apt-get install graphviz"):
+        g.svg()
+
+
+def test_jitted_calls_and_lambdas():
+    def body(x):
+        return mnp.sin(x) * x
+
+    inner = mg.jit(body)
+    g = mg.graph(lambda x: inner(x) + (lambda y: y * 2.0)(x), collapse=True)(2.0)
+    assert gates(g.source) == ["jit body", "<lambda>\n(1 op)", "add"]
+    assert np.isclose(g.grads[0], np.sin(2.0) + 2.0 * np.cos(2.0) + 2.0)
