@@ -40,12 +40,13 @@ def backward_pass(eqns: Sequence, env: dict, seed: dict, active: set, free_value
     for eqn in reversed(eqns):
         outvars = eqn.outvars
         prim = eqn.prim
+        # a value grad did not keep (the rule reads only its shape and dtype) is passed as its aval
         if prim.multiple_results:
             g = [cts.pop(v, None) for v in outvars]
-            ans = [env[v] for v in outvars] if any(c is not None for c in g) else None
+            ans = [env.get(v, v.aval) for v in outvars] if any(c is not None for c in g) else None
         else:
             g = cts.pop(outvars[0], None)
-            ans = env[outvars[0]] if g is not None else None
+            ans = env.get(outvars[0], outvars[0].aval) if g is not None else None
         if free_values:
             for v in outvars:
                 env.pop(v, None)
@@ -55,7 +56,7 @@ def backward_pass(eqns: Sequence, env: dict, seed: dict, active: set, free_value
         if not rules:
             continue
         invars = eqn.invars
-        ins = [env[v] if type(v) is Var else v.val for v in invars]
+        ins = [env.get(v, v.aval) if type(v) is Var else v.val for v in invars]
         params = eqn.params
         if callable(rules):
             wanted = [type(v) is Var and v in active for v in invars]
@@ -84,6 +85,11 @@ def _active_vars(eqns: Sequence, inputs: Sequence[Var]) -> set:
     return active
 
 
+def _vjp_reads(prim):
+    """The values of an equation that its VJP rules compute with (None: all): what grad keeps."""
+    return prim.rules.get("vjp_reads")
+
+
 def _zeros(aval):
     return np.zeros(aval.shape, aval.dtype)
 
@@ -100,7 +106,7 @@ def _vjp(fun: Callable, primals: Sequence, has_aux: bool, what: str, once: bool 
     check_args(fun, primals, what)
     leaves, tree = tree_flatten(tuple(primals))
     leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in leaves]
-    with new_trace(with_values=True) as trace:
+    with new_trace(with_values=True, keep=_vjp_reads) as trace:
         tracers = [trace.new_arg(aval_of(x), x) for x in leaves]
         out = fun(*tree_unflatten(tree, tracers))
         aux = None

@@ -181,3 +181,39 @@ def test_integer_data_arguments_are_fine_when_not_differentiated():
     g = mg.grad(lambda z, y: mg.nn.softmax_cross_entropy(z, y))(logits, labels)
     jg = jax.grad(lambda z: -jnp.mean(jax.nn.log_softmax(z)[jnp.arange(3), labels]))(logits)
     np.testing.assert_allclose(g, jg, rtol=1e-10)
+
+
+# ---- what grad keeps for the backward pass ------------------------------------------------------------
+def test_grad_keeps_only_the_values_its_rules_read():
+    import gc
+    import importlib.util
+    import os
+    import tracemalloc
+    spec = importlib.util.spec_from_file_location(
+        "bench_run", os.path.join(os.path.dirname(__file__), "..", "bench", "run.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    r = np.random.default_rng(0)
+    p = {"W1": r.standard_normal((200, 256)).astype(np.float32), "b1": np.zeros(256, np.float32),
+         "W2": r.standard_normal((256, 256)).astype(np.float32), "b2": np.zeros(256, np.float32),
+         "W3": r.standard_normal((256, 10)).astype(np.float32), "b3": np.zeros(10, np.float32)}
+    x, labels = r.standard_normal((128, 200)).astype(np.float32), r.integers(0, 10, 128)
+    ours = mg.grad(lambda p: bench.mlp_loss(mnp, p, x, labels))
+    peaks = []
+    for fn in (lambda: bench.mlp_by_hand(p, x, labels), lambda: ours(p)):
+        fn()
+        gc.collect()
+        tracemalloc.start()
+        fn()
+        peaks.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+    assert peaks[1] <= 1.2 * peaks[0], f"peak memory of one gradient: ours {peaks[1]}, by hand {peaks[0]}"
+
+
+def test_a_rule_reading_a_value_it_did_not_declare_fails_loudly():
+    from minigrad_fn.primitives import _base, elementwise as E
+    bad = _base.primitive("bad_square", lambda x: x, np.square,
+                          [lambda g, ans, x: E.mul(g, E.mul(np.array(2.0, x.dtype), x))], reads=())
+    np.testing.assert_allclose(mg.grad(lambda x: mnp.sum(bad.bind(x)))(np.ones(3)), 2.0)  # inputs are kept
+    with pytest.raises(mg.OpError, match="mul failed"):  # an intermediate value is not: no silent garbage
+        mg.grad(lambda x: mnp.sum(bad.bind(mnp.sin(x))))(np.ones(3))

@@ -78,9 +78,9 @@ class JaxprTrace:
     """A trace that records equations; `with_values` tracers also carry their parent-level values."""
 
     __slots__ = ("parent", "with_values", "alive", "level", "eqns", "invars", "constvars", "consts",
-                 "_const_ids", "env", "arg_names")
+                 "_const_ids", "env", "arg_names", "keep")
 
-    def __init__(self, parent, with_values: bool):
+    def __init__(self, parent, with_values: bool, keep: Callable | None = None):
         self.parent = parent
         self.with_values = with_values
         self.alive = True
@@ -92,6 +92,9 @@ class JaxprTrace:
         self._const_ids: dict[int, Var] = {}
         self.env: dict[Var, Any] = {}  # var -> parent-level value (with_values only)
         self.arg_names: Callable[[], list[str]] | None = None  # names of the invars, for error messages
+        # With values: keep(prim) names the values of an equation to keep in `env` (operand positions and
+        # "ans"), None for all of them. Values not kept live only in their tracers, and are freed with them.
+        self.keep = keep
 
     def new_arg(self, aval: ShapedArray, val: Any = NOVAL) -> "Tracer":
         """A fresh input variable of the traced function."""
@@ -147,15 +150,24 @@ class JaxprTrace:
         avals = prim.shape_rule(*[v.aval for v in invars], **params)
         if self.with_values:
             env = self.env
-            out = self.parent.process(prim, [env[v] if type(v) is Var else v.val for v in invars], params)
+            # parent-level values: a tracer's own, a literal's, or the lifted value itself
+            vals = [v.val if type(v) is Literal else a.val if isinstance(a, Tracer) and a._trace is self else a
+                    for v, a in zip(invars, args)]
+            out = self.parent.process(prim, vals, params)
+            keep = self.keep(prim) if self.keep is not None else None
+            if keep is not None:  # (with keep None every value is in env from when it was made)
+                for i in keep:
+                    if i != "ans" and type(invars[i]) is Var:
+                        env[invars[i]] = vals[i]
             if prim.multiple_results:
                 outvars = [Var(a) for a in avals]
-                for v, o in zip(outvars, out):
-                    env[v] = o
+                if keep is None or "ans" in keep:
+                    env.update(zip(outvars, out))
                 self.eqns.append(Eqn(prim, invars, outvars, params))
                 return [Tracer(self, v.aval, o, v) for v, o in zip(outvars, out)]
             var = Var(avals)
-            env[var] = out
+            if keep is None or "ans" in keep:
+                env[var] = out
             self.eqns.append(Eqn(prim, invars, [var], params))
             return Tracer(self, avals, out, var)
         if prim.multiple_results:
@@ -207,10 +219,10 @@ def current_trace():
 
 
 @contextmanager
-def new_trace(with_values: bool):
+def new_trace(with_values: bool, keep: Callable | None = None):
     """Make a JaxprTrace current for the block, child of the current one; end it when the block exits."""
     parent = _state.trace
-    trace = JaxprTrace(parent, with_values)
+    trace = JaxprTrace(parent, with_values, keep)
     _state.trace = trace
     try:
         yield trace

@@ -10,16 +10,24 @@ from tracing import DTypeError, Primitive, ShapedArray, ShapeError
 
 
 def primitive(name: str, shape_rule: Callable, impl: Callable, vjp: Sequence | Callable | None = None,
-              lower: Callable | None = None, multiple_results: bool = False) -> Primitive:
+              lower: Callable | None = None, multiple_results: bool = False,
+              reads: Sequence | None = None) -> Primitive:
     """Make a primitive with its shape rule, numpy implementation, VJP rule(s) and JAX lowering.
 
     `vjp` is a list with one rule per operand, `rule(g, ans, *operands, **params) -> cotangent`, where an
     entry None means no gradient flows to that operand (integer operands, piecewise-constant functions).
     A single callable `rule(cts, ans, operands, params, wanted) -> list` handles all operands at once.
     `lower(*operands, **params)` computes the same result with `jax.lax` on JAX values (for jit).
+    `reads` names the values the VJP rules compute with (operand positions, "ans" for the result): grad
+    keeps only those for the backward pass; the rules see the others' shapes and dtypes only. None
+    (the default) keeps them all; rules that are all None read nothing.
     """
     p = Primitive(name, shape_rule, impl, multiple_results)
     p.rules["vjp"] = vjp
+    if reads is not None:
+        p.rules["vjp_reads"] = frozenset(reads)
+    elif isinstance(vjp, (list, tuple)) and all(r is None for r in vjp):
+        p.rules["vjp_reads"] = frozenset()
     if lower is not None:
         p.rules["lower"] = lower
     return p

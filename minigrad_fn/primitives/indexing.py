@@ -43,7 +43,7 @@ def _jax_index(idx):
 
 
 gather_p = primitive("gather", _gather_rule, _gather_impl, [_gather_vjp, None],
-                     lambda x, idx: jnp.asarray(x)[_jax_index(idx)])
+                     lambda x, idx: jnp.asarray(x)[_jax_index(idx)], reads=(1,))
 def gather(x, idx): return gather_p.bind(x, idx)
 
 
@@ -70,5 +70,5 @@ scatter_add_p = primitive("scatter_add", _scatter_rule, _scatter_impl, [
     lambda g, ans, operand, idx, updates: g,
     None,
     lambda g, ans, operand, idx, updates: gather(g, idx),
-], lambda operand, idx, updates: jnp.asarray(operand).at[_jax_index(idx)].add(updates))
+], lambda operand, idx, updates: jnp.asarray(operand).at[_jax_index(idx)].add(updates), reads=(1,))
 def scatter_add(operand, idx, updates): return scatter_add_p.bind(operand, idx, updates)

@@ -83,7 +83,8 @@ def _dot_vjp_y(g, ans, x, y, *, dimension_numbers):
     return _dot_vjp_lhs(g, x, y.ndim, ((yc, xc), (yb, xb)), swap_ans=True)
 
 
-dot_general_p = primitive("dot_general", _dot_rule, _dot_impl, [_dot_vjp_x, _dot_vjp_y], lax_fn("dot_general"))
+dot_general_p = primitive("dot_general", _dot_rule, _dot_impl, [_dot_vjp_x, _dot_vjp_y], lax_fn("dot_general"),
+                          reads=(0, 1))
 
 
 def _fold_transposes(eqn, ctx):

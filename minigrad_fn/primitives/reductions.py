@@ -62,14 +62,14 @@ def _prod_impl(x, *, axes):
 
 
 reduce_sum_p = primitive("reduce_sum", _reduce_rule("reduce_sum"), _sum_impl, [_sum_vjp],
-                         lambda x, *, axes: jnp.sum(x, axis=axes, dtype=x.dtype))
+                         lambda x, *, axes: jnp.sum(x, axis=axes, dtype=x.dtype), reads=())
 reduce_sum_p.rules["simplify"] = lambda eqn, ctx: eqn.invars[0] if not eqn.params["axes"] else None
 reduce_max_p = primitive("reduce_max", _reduce_rule("reduce_max"), lambda x, *, axes: np.max(x, axis=axes),
-                         [_chooser_vjp], lambda x, *, axes: jnp.max(x, axis=axes))
+                         [_chooser_vjp], lambda x, *, axes: jnp.max(x, axis=axes), reads=(0, "ans"))
 reduce_min_p = primitive("reduce_min", _reduce_rule("reduce_min"), lambda x, *, axes: np.min(x, axis=axes),
-                         [_chooser_vjp], lambda x, *, axes: jnp.min(x, axis=axes))
+                         [_chooser_vjp], lambda x, *, axes: jnp.min(x, axis=axes), reads=(0, "ans"))
 reduce_prod_p = primitive("reduce_prod", _reduce_rule("reduce_prod"), _prod_impl, [_prod_vjp],
-                          lambda x, *, axes: jnp.prod(x, axis=axes, dtype=x.dtype))
+                          lambda x, *, axes: jnp.prod(x, axis=axes, dtype=x.dtype), reads=(0,))
 
 
 def reduce_sum(x, axes): return reduce_sum_p.bind(x, axes=tuple(axes))
@@ -116,5 +116,6 @@ def _cumsum_impl(x, *, axis, reverse):
 
 
 cumsum_p = primitive("cumsum", _cumsum_rule, _cumsum_impl,
-                     [lambda g, ans, x, *, axis, reverse: cumsum(g, axis, not reverse)], lax_fn("cumsum"))
+                     [lambda g, ans, x, *, axis, reverse: cumsum(g, axis, not reverse)], lax_fn("cumsum"),
+                     reads=())
 def cumsum(x, axis: int, reverse: bool = False): return cumsum_p.bind(x, axis=axis, reverse=bool(reverse))

@@ -40,7 +40,7 @@ def _bid_vjp(g, ans, x, *, shape, broadcast_dimensions):
 
 
 broadcast_in_dim_p = primitive("broadcast_in_dim", _bid_rule, _bid_impl, [_bid_vjp],
-                               lax_fn("broadcast_in_dim"))
+                               lax_fn("broadcast_in_dim"), reads=())
 
 
 def broadcast_in_dim(x, shape, broadcast_dimensions):
@@ -59,7 +59,7 @@ def _reshape_rule(x, *, new_sizes):
 
 
 reshape_p = primitive("reshape", _reshape_rule, lambda x, *, new_sizes: np.reshape(x, new_sizes),
-                      [lambda g, ans, x, *, new_sizes: reshape(g, x.shape)], lax_fn("reshape"))
+                      [lambda g, ans, x, *, new_sizes: reshape(g, x.shape)], lax_fn("reshape"), reads=())
 reshape_p.rules["simplify"] = lambda eqn, ctx: _reshape_simplify(eqn, ctx)
 
 
@@ -90,7 +90,7 @@ def _transpose_rule(x, *, permutation):
 
 transpose_p = primitive("transpose", _transpose_rule, lambda x, *, permutation: np.transpose(x, permutation),
                         [lambda g, ans, x, *, permutation: transpose(g, tuple(np.argsort(permutation)))],
-                        lax_fn("transpose"))
+                        lax_fn("transpose"), reads=())
 transpose_p.rules["simplify"] = lambda eqn, ctx: _transpose_simplify(eqn, ctx)
 
 
@@ -124,7 +124,7 @@ def _squeeze_rule(x, *, dimensions):
 
 
 squeeze_p = primitive("squeeze", _squeeze_rule, lambda x, *, dimensions: np.squeeze(x, dimensions),
-                      [lambda g, ans, x, *, dimensions: reshape(g, x.shape)], lax_fn("squeeze"))
+                      [lambda g, ans, x, *, dimensions: reshape(g, x.shape)], lax_fn("squeeze"), reads=())
 
 
 def squeeze(x, dimensions):
@@ -175,7 +175,7 @@ def _concat_vjp(cts, ans, xs, params, wanted):
 
 concatenate_p = primitive("concatenate", _concat_rule,
                           lambda *xs, dimension: np.concatenate(xs, axis=dimension), _concat_vjp,
-                          lambda *xs, dimension: lax.concatenate(xs, dimension))
+                          lambda *xs, dimension: lax.concatenate(xs, dimension), reads=())
 
 
 def concatenate(xs, dimension: int):
@@ -210,7 +210,7 @@ def _slice_vjp(g, ans, x, *, start_indices, limit_indices, strides):
     return pad(g, tuple(config))
 
 
-slice_p = primitive("slice", _slice_rule, _slice_impl, [_slice_vjp], lax_fn("slice"))
+slice_p = primitive("slice", _slice_rule, _slice_impl, [_slice_vjp], lax_fn("slice"), reads=())
 
 
 def slice(x, start_indices, limit_indices, strides=None):  # noqa: A001
@@ -244,7 +244,7 @@ def _pad_vjp(g, ans, x, *, padding_config):
 
 
 pad_p = primitive("pad", _pad_rule, _pad_impl, [_pad_vjp],
-                  lambda x, *, padding_config: lax.pad(x, jnp.zeros((), x.dtype), padding_config))
+                  lambda x, *, padding_config: lax.pad(x, jnp.zeros((), x.dtype), padding_config), reads=())
 
 
 def pad(x, padding_config):
@@ -259,7 +259,7 @@ def _rev_rule(x, *, dimensions):
 
 
 rev_p = primitive("rev", _rev_rule, lambda x, *, dimensions: np.flip(x, dimensions),
-                  [lambda g, ans, x, *, dimensions: rev(g, dimensions)], lax_fn("rev"))
+                  [lambda g, ans, x, *, dimensions: rev(g, dimensions)], lax_fn("rev"), reads=())
 
 
 def rev(x, dimensions):
