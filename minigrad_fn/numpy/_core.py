@@ -38,10 +38,13 @@ def _key(x):
     return np.asarray(x).dtype
 
 
+_NUMERIC = frozenset(np.dtype(c) for c in "?bhilqpBHILQPefdgFDG")
+
+
 def _keys(op: str, xs) -> tuple:
     keys = tuple(_key(x) for x in xs)
     for x, k in zip(xs, keys):
-        if k not in _DUMMY and np.dtype(k).kind not in "biufc":
+        if k not in _NUMERIC and k not in _DUMMY and np.dtype(k).kind not in "biufc":
             raise ArgumentError(f"{op}: an operand of type {type(x).__name__} ({np.dtype(k)}) cannot take part; "
                                 "operands must be arrays or numbers",
                                 "Convert it to a number or an array first.")
