@@ -52,6 +52,11 @@ def check_grads(fun: Callable, args: Sequence, order: int = 1, atol: float | Non
         check_grads(vjp_of, args, order - 1, atol, rtol, eps, seed + 1)
 
 
+def _least_precise(dtypes) -> np.dtype:
+    floats = [np.dtype(d) for d in dtypes if np.dtype(d).kind == "f"]
+    return min(floats, key=lambda d: d.itemsize) if floats else np.dtype(np.float64)
+
+
 def _is_float(x) -> bool:
     return np.asarray(x).dtype.kind == "f"
 
@@ -66,6 +71,13 @@ def _check_once(fun, args, atol, rtol, eps, rng, name):
     diff = [i for i, x in enumerate(leaves) if _is_float(x)]
     if not diff:
         return None
+
+    # default tolerances follow the least precise float anywhere in the program: a float64 result computed
+    # through float32 intermediates carries float32 rounding
+    low = _least_precise([leaves[i].dtype for i in diff] + [v.aval.dtype for e in body.eqns for v in e.outvars])
+
+    def tol_for(table, dtype):
+        return rtol if rtol is not None else max(table.get(dtype, 1e-7), table.get(low, 1e-7))
 
     out, vjp_fn = vjp(fun, *args)
     outs = [np.asarray(o) for o in tree_flatten(out)[0]]
@@ -87,10 +99,10 @@ def _check_once(fun, args, atol, rtol, eps, rng, name):
                    for c in u]
         theirs = [np.asarray(g) for g in jax_vjp(jax_cts)]
     for k, (o, j) in enumerate(zip(outs, jax_outs)):
-        tol = rtol if rtol is not None else _RTOL.get(o.dtype, 1e-7)
+        tol = tol_for(_RTOL, o.dtype)
         _compare(name, f"output {k}: our value vs the IR lowered to JAX", o, np.asarray(j), tol, atol, program)
     for i, t in zip(diff, theirs):
-        tol = rtol if rtol is not None else _RTOL.get(leaves[i].dtype, 1e-7)
+        tol = tol_for(_RTOL, leaves[i].dtype)
         _compare(name, f"gradient w.r.t. {names[i]}: ours vs jax.vjp of the same program", ours[i], t, tol, atol,
                  program)
 
@@ -103,7 +115,7 @@ def _check_once(fun, args, atol, rtol, eps, rng, name):
         return float(sum(np.sum(np.asarray(a, np.float64) * c) for a, c in zip(o, u) if _is_float(c)))
 
     for i in diff:
-        tol = rtol if rtol is not None else _FD_RTOL.get(leaves[i].dtype, 1e-5)
+        tol = tol_for(_FD_RTOL, leaves[i].dtype)
         for _ in range(2):
             v = rng.standard_normal(leaves[i].shape)
             hi, lo = list(wide), list(wide)

@@ -3,9 +3,12 @@
 `programs()` is a hypothesis strategy for `Program`s: 1-4 float inputs (float64, sometimes float32) of
 random shapes drawn from a small pool of axis lengths (so broadcasting, contractions and concatenations
 line up often), then 5-30 operations, each on earlier nodes (so values fan out and gradients add at
-branches): elementwise unary and binary operations with numpy broadcasting, where with a comparison,
-reductions with axis and keepdims, reshapes, transposes, expand_dims/squeeze, concatenate, basic slicing,
-integer-array indexing with negative and repeated indices, and products (`@`, dot, einsum, batched matmul).
+branches): elementwise unary (exp, log, sqrt, tanh, sin, cos, tan, sigmoid, expm1, abs, integer and
+fractional powers, clip) and binary operations with numpy broadcasting (+ - * /, power, maximum, minimum,
+where with a comparison), reductions with axis and keepdims (sum, mean, max, min, prod, var/std, cumsum),
+reshapes, transposes, expand_dims/squeeze, concatenate/stack, flip, basic slicing (negative starts and
+steps, None, ...), integer-array indexing (negative and repeated indices, several arrays, mixed with slices,
+ints and None, take), and products (`@`, matmul, dot, einsum of 2 operands, tensordot, outer, batched matmul).
 The program ends in a float scalar (a weighted sum of sums and means of some nodes), so `grad` applies,
 and can also return several of its nodes (`run_all`) for jit checks.
 
@@ -27,6 +30,8 @@ executes, so a failing example pastes straight into a named regression test:
         ...
         return loss, (v3, v5)
 
+A hand-written (or pasted) program is `FunctionProgram(f, inputs)`, with the same interface.
+
 `program.run(xp, *inputs)` returns the scalar loss, `program.run_all(xp, *inputs)` returns
 `(loss, (node, ...))`; `xp` is `numpy`, `minigrad_fn.numpy` or `jax.numpy` (`nn` is bound to
 `minigrad_fn.nn` / `jax.nn` / a numpy sigmoid to match).
@@ -34,7 +39,7 @@ executes, so a failing example pastes straight into a named regression test:
 from __future__ import annotations
 
 import math
-import textwrap
+import re
 
 import numpy as np
 from hypothesis import strategies as st
@@ -130,6 +135,30 @@ class Program:
         return self.run_all(xp, *inputs)[0]
 
 
+class FunctionProgram:
+    """A program written out by hand (a regression test): `f(xp, nn, *inputs) -> (loss, outputs)` and its
+    inputs, with `Program`'s interface (run, run_all, make_inputs, argnums)."""
+
+    def __init__(self, f, inputs):
+        self.f, self.inputs = f, tuple(np.asarray(x) for x in inputs)
+
+    @property
+    def argnums(self):
+        return tuple(range(len(self.inputs)))
+
+    def make_inputs(self) -> tuple:
+        return tuple(np.array(x, copy=True) for x in self.inputs)
+
+    def run_all(self, xp, *inputs):
+        return self.f(xp, nn_for(xp), *inputs)
+
+    def run(self, xp, *inputs):
+        return self.run_all(xp, *inputs)[0]
+
+    def __repr__(self):
+        return f"FunctionProgram({self.f.__name__}, inputs {[f'{x.dtype}{list(x.shape)}' for x in self.inputs]})"
+
+
 def _input_expr(shape, dtype, dist) -> str:
     shape = tuple(shape)
     if dist == "uniform":
@@ -147,11 +176,13 @@ def _input_expr(shape, dtype, dist) -> str:
 # Building programs
 # ---------------------------------------------------------------------------------------------------------
 
-UNARY = ["tanh", "exp", "sin", "cos", "sigmoid", "log", "sqrt", "abs", "neg", "square", "ipow", "fpow"]
+UNARY = ["tanh", "exp", "sin", "cos", "sigmoid", "log", "sqrt", "abs", "neg", "square", "ipow", "fpow",
+         "expm1", "tan", "clip"]
 BINARY = ["add", "sub", "mul", "div", "maximum", "minimum", "where", "pow"]
-REDUCE = ["sum", "mean", "max", "min", "prod"]
-SHAPE = ["reshape", "transpose", "expand_dims", "squeeze", "slice", "index", "concatenate"]
-PRODUCT = ["matmul", "dot", "einsum"]
+REDUCE = ["sum", "mean", "max", "min", "prod", "var", "cumsum"]
+SHAPE = ["reshape", "transpose", "expand_dims", "squeeze", "slice", "index", "concatenate", "stack", "flip",
+         "mixed_index"]
+PRODUCT = ["matmul", "dot", "einsum", "tensordot", "outer"]
 KINDS = BINARY + UNARY + REDUCE + SHAPE + PRODUCT
 
 
@@ -175,16 +206,13 @@ def _pyfloat(x) -> str:
 
 
 class _Builder:
-    def __init__(self, draw, rng_seed, dims, inputs):
+    """Draws operations one at a time, evaluating each node with numpy to keep the program tame."""
+
+    def __init__(self, draw, seed, inputs):
         self.draw = draw
-        self.names, self.values, self.exprs = [], [], []
+        self.names, self.values, self.exprs = [], [], []   # node names, numpy values, (name, expression)
         self.ops = []
-        rng = np.random.default_rng(rng_seed)
-        del rng
-        self.seed = rng_seed
-        self.inputs = inputs
-        self.dims = dims
-        prog = Program(rng_seed, inputs, [], "0.0", [])
+        prog = Program(seed, inputs, [], "0.0", [])
         for name, value in zip(prog.input_names, prog.make_inputs()):
             self.names.append(name)
             self.values.append(value)
@@ -240,7 +268,8 @@ class _Builder:
             "fpow": lambda v: np.min(v) > 0.1,
             "abs": lambda v: np.min(np.abs(v)) >= MARGIN,
         }.get(kind)
-        if need is None and kind in ("slice", "index", "concatenate", "matmul", "dot"):
+        if need is None and kind in ("slice", "index", "mixed_index", "concatenate", "matmul", "dot", "flip",
+                                     "cumsum", "tensordot"):
             need = lambda v: v.ndim >= 1  # noqa: E731
         ok = [j for j, v in enumerate(self.values) if need is None or need(v)]
         return ok or None
@@ -311,6 +340,23 @@ class _Builder:
         if np.min(x) < 0.1:
             raise _Fallback("fractional power of small or negative values")
         return self.draw(st.sampled_from([f"{n} ** {p}", f"xp.power({n}, {p})"]))
+
+    def op_expm1(self, a):
+        return f"xp.expm1({self.names[a]})"
+
+    def op_tan(self, a):
+        x, n = self.values[a], self.names[a]
+        if np.max(np.abs(x)) < 1.2:
+            return f"xp.tan({n})"
+        return f"xp.tan(xp.tanh({n}))"
+
+    def op_clip(self, a):
+        x, n = self.values[a], self.names[a]
+        lo, hi = sorted(self.draw(st.lists(st.sampled_from([-1.0, -0.5, 0.0, 0.5, 1.0]), min_size=2, max_size=2,
+                                           unique=True)))
+        if np.min(np.abs(x - lo)) < MARGIN or np.min(np.abs(x - hi)) < MARGIN:
+            raise _Fallback("clip bound ties")
+        return f"xp.clip({n}, {lo}, {hi})"
 
     # -- binary ----------------------------------------------------------------------------------------
     def partner(self, a, *more):
@@ -451,6 +497,25 @@ class _Builder:
     def op_prod(self, a):
         return self._reduce(a, "prod")
 
+    def op_var(self, a):
+        x, n = self.values[a], self.names[a]
+        axis, axes = self._axis(x.ndim)
+        fn = self.draw(st.sampled_from(["var", "std"]))
+        if fn == "std":
+            v = np.var(x, axis=axes) if axes else np.zeros(x.shape)
+            if np.min(v) < 0.01:
+                raise _Fallback("std of near-constant values (sqrt at 0)")
+        args = "" if axis is None else f", axis={_fmt_axis(axis)}"
+        if self.draw(st.booleans()):
+            args += ", keepdims=True"
+        return f"xp.{fn}({n}{args})"
+
+    def op_cumsum(self, a):
+        x, n = self.values[a], self.names[a]
+        if x.ndim == 0 or self.draw(st.integers(0, 3)) == 0:
+            return f"xp.cumsum({n})"
+        return f"xp.cumsum({n}, axis={self.draw(st.integers(-x.ndim, x.ndim - 1))})"
+
     # -- shapes ----------------------------------------------------------------------------------------
     def op_reshape(self, a):
         x, n = self.values[a], self.names[a]
@@ -580,6 +645,43 @@ class _Builder:
         key = [":"] * d + [idx]
         return f"{n}[{', '.join(key)}]"
 
+    def op_mixed_index(self, a):
+        """Integer arrays mixed with slices, ints and None in one key (numpy's advanced-index placement)."""
+        x, n = self.values[a], self.names[a]
+        if x.ndim == 0:
+            raise _Fallback("indexing a scalar")
+        kinds = [self.draw(st.sampled_from(["array", ":", "slice", "int"])) for _ in range(x.ndim)]
+        if "array" not in kinds:
+            kinds[self.draw(st.integers(0, x.ndim - 1))] = "array"
+        m = self.draw(st.integers(1, 3))
+        key = []
+        for length, kind in zip(x.shape, kinds):
+            if kind == "array":
+                key.append(self._index_array(length, (m,) if self.draw(st.integers(0, 3)) else (1,)))
+            elif kind == "slice":
+                key.append(self.draw(st.sampled_from(["1:", "::-1", ":-1", "::2"])) if length > 1 else "::-1")
+            elif kind == "int":
+                key.append(str(self.draw(st.integers(-length, length - 1))))
+            else:
+                key.append(":")
+        if self.draw(st.integers(0, 3)) == 0:
+            key.insert(self.draw(st.integers(0, len(key))), "None")
+        return f"{n}[{', '.join(key)}]"
+
+    def op_flip(self, a):
+        x, n = self.values[a], self.names[a]
+        if x.ndim == 0 or self.draw(st.booleans()):
+            return f"xp.flip({n})"
+        return f"xp.flip({n}, axis={self.draw(st.integers(-x.ndim, x.ndim - 1))})"
+
+    def op_stack(self, a):
+        x, n = self.values[a], self.names[a]
+        if x.ndim >= MAX_NDIM:
+            raise _Fallback("too many axes")
+        same = [j for j, v in enumerate(self.values) if v.shape == x.shape]
+        parts = [n] + [self.names[self.pick(same)] for _ in range(self.draw(st.integers(1, 2)))]
+        return f"xp.stack([{', '.join(parts)}], axis={self.draw(st.integers(-x.ndim - 1, x.ndim))})"
+
     def op_concatenate(self, a):
         x, n = self.values[a], self.names[a]
         if x.ndim == 0:
@@ -644,6 +746,23 @@ class _Builder:
         j = self.pick(cands)
         return f"xp.dot({self.names[a]}, {self.names[j]})"
 
+    def op_tensordot(self, a):
+        sa = self.shape(a)
+        if not sa:
+            raise _Fallback("tensordot of a scalar")
+        k = self.draw(st.integers(1, min(2, len(sa))))
+        tail = sa[len(sa) - k:]
+        cands = [j for j, v in enumerate(self.values) if v.shape[:k] == tail and len(v.shape) >= k
+                 and len(sa) + v.ndim - 2 * k <= MAX_NDIM
+                 and math.prod(sa[:len(sa) - k]) * math.prod(v.shape[k:]) <= MAX_SIZE]
+        j = self.pick(cands)
+        axes = k if self.draw(st.booleans()) else f"({list(range(len(sa) - k, len(sa)))}, {list(range(k))})"
+        return f"xp.tensordot({self.names[a]}, {self.names[j]}, axes={axes})"
+
+    def op_outer(self, a):
+        j = self.pick([j for j, v in enumerate(self.values) if v.size * self.values[a].size <= MAX_SIZE])
+        return f"xp.outer({self.names[a]}, {self.names[j]})"
+
     def op_einsum(self, a):
         sa = self.shape(a)
         j = self.pick()
@@ -661,8 +780,10 @@ class _Builder:
                 lb.append(next(letters))
         all_letters = list(dict.fromkeys(la + lb))
         sizes = dict(zip(la, sa)) | dict(zip(lb, sb))
-        out = self.draw(st.lists(st.sampled_from(all_letters), unique=True,
+        out = self.draw(st.lists(st.sampled_from(all_letters), unique=True, min_size=1,
                                  max_size=min(len(all_letters), MAX_NDIM))) if all_letters else []
+        if self.draw(st.integers(0, 5)) == 0:
+            out = []  # a full contraction
         if math.prod(sizes[c] for c in out) > MAX_SIZE:
             raise _Fallback("einsum result too big")
         spec = f"{''.join(la)},{''.join(lb)}->{''.join(out)}"
@@ -692,7 +813,6 @@ class _Builder:
 
 
 def _mentions(expr, name):
-    import re
     return re.search(rf"\b{name}\b", expr) is not None
 
 
@@ -710,7 +830,7 @@ def programs(draw, min_nodes=5, max_nodes=30, float32=True):
         dist = draw(st.sampled_from(["uniform", "positive", "nonzero"]))
         dtype = "float32" if f32 and (i == 0 or draw(st.booleans())) else "float64"
         inputs.append((f"x{i}", shape, dtype, dist))
-    b = _Builder(draw, seed, dims, inputs)
+    b = _Builder(draw, seed, inputs)
     for _ in range(draw(st.integers(min_nodes, max_nodes))):
         b.step()
     loss, outs = b.finish(n_in)
