@@ -154,9 +154,10 @@ class JaxprTrace:
             vals = [v.val if type(v) is Literal else a.val if isinstance(a, Tracer) and a._trace is self else a
                     for v, a in zip(invars, args)]
             out = self.parent.process(prim, vals, params)
-            keep = self.keep(prim) if self.keep is not None else None
-            if keep is not None:  # (with keep None every value is in env from when it was made)
-                for i in keep:
+            keep = None
+            if self.keep is not None:  # (without a keep function every value is in env from when it was made)
+                keep = self.keep(prim)
+                for i in range(len(invars)) if keep is None else keep:
                     if i != "ans" and type(invars[i]) is Var:
                         env[invars[i]] = vals[i]
             if prim.multiple_results:
