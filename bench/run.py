@@ -6,7 +6,7 @@
 
 Every contender runs the same function (written once against an array module `xp`) on the same inputs.
 Step time is the median over rounds of the mean time per call within a round; the rounds of all
-contenders of a workload are interleaved, so machine noise hits them alike. Compile time is the first
+contenders of a workload are interleaved, in a new order each round, so machine noise hits them alike. Compile time is the first
 call of a freshly made jitted function (trace + lowering + XLA compilation + one run), median of a few.
 Tracing time is `make_jaxpr(grad(f))` of a chain of K elementwise operations. Peak memory is tracemalloc's
 peak during one gradient (numpy reports its buffers to tracemalloc).
@@ -166,7 +166,7 @@ def _is_x64(args) -> bool:
     return any(np.asarray(a).dtype == np.float64 for a in jax.tree_util.tree_leaves(args))
 
 
-def bench_steps(name, loss, args, argnums, by_hand, rounds, calls, compiles):
+def bench_steps(name, loss, args, argnums, by_hand, rounds, calls, compiles, pause=0.0):
     x64 = _is_x64(args)
     steps, compile_ms = {}, {}
     for cname, (make, inputs) in contenders(loss, args, argnums, by_hand).items():
@@ -183,8 +183,15 @@ def bench_steps(name, loss, args, argnums, by_hand, rounds, calls, compiles):
         jax.block_until_ready(fn(*inputs))  # warm up
         steps[cname] = (fn, inputs)
     per_call = {c: [] for c in steps}
+    order = list(steps)
+    shuffle = np.random.default_rng(1).permutation
     for _ in range(rounds):
-        for cname, (fn, inputs) in steps.items():
+        # a new order every round, a pause and one untimed call first: OpenBLAS's threads keep spinning for a
+        # while after numpy's matrix products, and slow XLA's threads (or the next numpy) if timed at once
+        for cname in [order[i] for i in shuffle(len(order))]:
+            fn, inputs = steps[cname]
+            time.sleep(pause)
+            jax.block_until_ready(fn(*inputs))
             t = time.perf_counter()
             for _ in range(calls):
                 out = fn(*inputs)
@@ -263,7 +270,8 @@ def main(argv=None):
     for name, loss, wargs, argnums, by_hand in array_workloads(rng):
         if args.only and args.only not in name:
             continue
-        result["steps"] += bench_steps(name, loss, wargs, argnums, by_hand, rounds, calls, compiles)
+        result["steps"] += bench_steps(name, loss, wargs, argnums, by_hand, rounds, calls, compiles,
+                                       pause=0.0 if args.quick else 0.2)
         if "neuron" not in name:
             result["memory"] += peak_memory(name, loss, wargs, argnums, by_hand)
     if not args.only or args.only in "chain":
