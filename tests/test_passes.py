@@ -122,3 +122,23 @@ def test_constants_that_are_outer_tracers_are_not_folded():
         return mg.jit(lambda y: mnp.sin(x) * y)(2.0)
 
     np.testing.assert_allclose(mg.grad(outer)(0.3), 2 * np.cos(0.3))
+
+
+def test_cse_tells_zero_from_negative_zero():
+    x = np.array([1.0, -2.0])
+    _, opt = same_results(lambda x: (x * 0.0, x * -0.0), x)
+    out = mg.eval_jaxpr(opt.jaxpr, opt.consts, [x])
+    assert np.signbit(out[1][0]) and not np.signbit(out[0][0])
+
+
+def test_tracing_runs_with_the_garbage_collector_paused_and_restores_it():
+    import gc
+    seen = []
+    mg.make_jaxpr(lambda x: seen.append(gc.isenabled()) or x * 2)(1.0)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        mg.grad(lambda x: x * 2)(1.0)
+        assert not gc.isenabled()  # a user's choice is left alone
+    finally:
+        gc.enable()

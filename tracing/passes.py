@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .core import Tracer
+from .core import Tracer, gc_paused
 from .errors import JaxprTypeError
 from .ir import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
 
@@ -97,11 +97,13 @@ class RewriteContext:
 def _atom_key(a):
     if type(a) is Var:
         return a
-    v = np.asarray(a.val)
-    return ("literal", v.dtype.str, v.tobytes())
+    v = a.val  # by its bytes: 0.0 and -0.0 are different constants
+    return ("literal", a.aval.dtype, v.tobytes() if hasattr(v, "tobytes") else repr(v))
 
 
 def _params_key(params):
+    if not params:
+        return ()
     try:
         key = tuple(sorted(params.items()))
         hash(key)
@@ -184,4 +186,5 @@ def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 def optimize(closed: ClosedJaxpr) -> ClosedJaxpr:
     """The pass pipeline: simplify (constant folding, algebraic rules, CSE), then dead-code elimination."""
-    return dce_closed(simplify(closed))
+    with gc_paused():
+        return dce_closed(simplify(closed))
