@@ -33,7 +33,7 @@ from programs import FunctionProgram, Program, programs
 _PROFILE_EXAMPLES = settings.default.max_examples          # 40 under "ci", 500 under "slow"
 _SCALE = max(1, _PROFILE_EXAMPLES // 40)
 RANDOM_PROGRAM_EXAMPLES = 300 * _SCALE                    # in all, across the three checks below
-_SHARE = {"jax": 0.5, "check_grads": 0.25, "jit": 0.25}
+_SHARE = {"jax": 0.5, "check_grads": 0.25, "jit": 0.25, "passes": 0.25}
 
 
 def _settings(check):
@@ -159,6 +159,25 @@ def test_check_grads(program):
 @given(programs())
 def test_jit_matches_eager(program):
     check_jit(program)
+
+
+@given(programs())
+@_settings("passes")
+def test_passes_keep_results_equal(program):
+    """The IR passes (folding, simplification rules, CSE, DCE) change no value: the program and its
+    gradient as recorded and as optimised, both run by the interpreter, agree exactly or to rounding."""
+    xs = program.make_inputs()
+    for fn in (lambda *a: program.run_all(mnp, *a), mg.grad(_mg_fun(program), argnums=program.argnums)):
+        raw = mg.make_jaxpr(fn, optimize=False)(*xs)
+        opt = mg.make_jaxpr(fn)(*xs)
+        mg.typecheck(opt.jaxpr)
+        assert len(opt.eqns) <= len(raw.eqns)
+        want = mg.eval_jaxpr(raw.jaxpr, raw.consts, jax.tree_util.tree_leaves(xs))
+        got = mg.eval_jaxpr(opt.jaxpr, opt.consts, jax.tree_util.tree_leaves(xs))
+        for a, b in zip(want, got):
+            _exact_dtype_shape(a, b, "optimised vs recorded")
+            np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-6 if a.dtype == np.float32 else 1e-12,
+                                       atol=1e-12, err_msg="the passes changed a value")
 
 
 def test_example_budget():
