@@ -57,11 +57,18 @@ def _jax():
 
 
 def _numpy_runner(jaxpr: Jaxpr, consts: Sequence = ()) -> Callable:
-    """The IR as a straight-line Python function of numpy calls (constants bound in)."""
+    """The IR as a straight-line Python function of numpy calls (constants bound in); other arrays
+    (jax.Arrays, lists) are converted to numpy first."""
     program = straight_line(jaxpr)
-    if consts:
-        return functools.partial(program, *consts)
-    return program
+    consts = list(consts)
+
+    def run(*args):
+        for a in args:
+            if type(a) is not np.ndarray:
+                args = [np.asarray(a) for a in args]
+                break
+        return program(*consts, *args)
+    return run
 
 
 def _xla_runner(jaxpr: Jaxpr, consts: Sequence = (), name: str = "program", **jit_options) -> Callable:

@@ -311,3 +311,10 @@ def test_numpy_backend_errors_still_name_the_operation():
     f = mg.jit(lambda x, i: mnp.take(x, i), backend="numpy")
     with pytest.raises(mg.OpError, match="gather failed"):
         f(np.ones(3), np.array([5]))
+
+
+def test_numpy_backend_takes_jax_arrays_and_returns_numpy():
+    p, X, y = mlp_data(np.float32)
+    g = mg.jit(mg.grad(mlp_loss), backend="numpy")(jax.tree_util.tree_map(jax.numpy.asarray, p), X, y)
+    assert all(type(v) is np.ndarray for v in g.values())
+    assert_tree_close(g, mg.grad(mlp_loss)(p, X, y), rtol=1e-5, atol=1e-6)
