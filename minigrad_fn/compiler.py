@@ -19,8 +19,8 @@ import numpy as np
 import optree
 
 from tracing import (ArgumentError, EvalTrace, Jaxpr, JaxprTypeError, MinigradError, Primitive, Tracer, Var,
-                     aval_of, check_leaves, current_trace, eval_jaxpr, leaf_names, new_trace, optimize, straight_line,
-                     tree_flatten, tree_unflatten)
+                     aval_of, check_leaves, current_trace, eval_jaxpr, is_array_like, leaf_names, new_trace, optimize,
+                     straight_line, tree_flatten, tree_unflatten)
 
 
 class LoweringError(MinigradError, NotImplementedError):
@@ -232,7 +232,7 @@ class Jitted:
             avals = tuple((x.shape, x.dtype) for x in leaves)  # arrays (numpy, jax) and tracers
         except AttributeError:
             leaves = [np.asarray(x) if isinstance(x, _SCALARS) else x for x in leaves]
-            avals = tuple((x.shape, x.dtype) for x in leaves) if all(_is_leaf(x) for x in leaves) else None
+            avals = tuple((x.shape, x.dtype) for x in leaves) if all(is_array_like(x) for x in leaves) else None
         return static, leaves, tree, (tree, avals, skey)
 
     def __call__(self, *args, **kwargs):
@@ -254,7 +254,8 @@ class Jitted:
     def _trace(self, args, kwargs, static, leaves, tree) -> _Entry:
         self._misses += 1
         what = self.__name__
-        check_leaves(leaves, what, self._leaf_names(args, kwargs, static))
+        if not all(is_array_like(x) for x in leaves):
+            check_leaves(leaves, what, self._leaf_names(args, kwargs, static))
         with new_trace(with_values=False) as trace:
             trace.arg_names = lambda: self._leaf_names(args, kwargs, static)
             tracers = [trace.new_arg(aval_of(x)) for x in leaves]
@@ -268,20 +269,17 @@ class Jitted:
             closed = trace.to_jaxpr(out_leaves)
         closed = optimize(closed)
         j = closed.jaxpr
-        body = Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns)
+        body = Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns)  # constants become leading inputs
         if self.backend == "numpy":
             run = _numpy_runner(body, closed.consts)
         else:
             options = self._jit_options(args, static, len(leaves), out_tree, tree)
-            run = _xla_runner(j, closed.consts, _name(self.fun), **options)
+            run = _xla_runner(body, closed.consts, _name(self.fun), **options)
         return _Entry(body, closed.consts, out_tree, run)
 
     def _leaf_names(self, args, kwargs, static) -> list[str]:
-        dyn = [i for i in range(len(args)) if i not in static]
-        names = leaf_names(self.fun, args, dyn)
-        kw = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
-        paths, _, _ = optree.tree_flatten_with_path(kw, none_is_leaf=False)
-        return names + [f"argument {p[0]}" + "".join(f"[{q!r}]" for q in p[1:]) for p in paths]
+        return leaf_names(self.fun, args, [i for i in range(len(args)) if i not in static],
+                          {k: v for k, v in kwargs.items() if k not in self.static_argnames})
 
     def _jit_options(self, args, static, n_leaves, out_tree, tree) -> dict:
         """jax.jit's options for the flat program: donation and shardings, per leaf."""
@@ -374,10 +372,6 @@ class Lowered:
 
     def __str__(self):
         return str(self.jaxpr)
-
-
-def _is_leaf(x) -> bool:
-    return isinstance(x, (np.ndarray, np.generic, Tracer)) or (hasattr(x, "shape") and hasattr(x, "dtype"))
 
 
 def _as_tuple(x) -> tuple:

@@ -22,6 +22,7 @@ import optree
 import tracing
 from tracing import (Eqn, Jaxpr, Literal, Var, aval_of, dce_closed, leaf_names, new_trace, short_dtype,
                      tree_flatten, tree_unflatten)
+from tracing.ir import var_names
 
 from .autodiff import _active_vars, backward_pass
 from .primitives import add
@@ -132,26 +133,13 @@ def _names(jaxpr: Jaxpr, inputs: list) -> dict:
     """Display names: the user's for inputs, then a, b, c... (skipping those) in program order."""
     names = dict(zip(jaxpr.invars, inputs))
     taken = set(inputs)
-    letters = (s for s in _letters() if s not in taken)
+    letters = (s for s in var_names() if s not in taken)
     for v in jaxpr.constvars:
         names[v] = next(letters)
     for eqn in jaxpr.eqns:
         for v in eqn.outvars:
             names[v] = next(letters)
     return names
-
-
-def _letters():
-    k = 0
-    while True:
-        s, n = "", k
-        while True:
-            s = chr(ord("a") + n % 26) + s
-            n //= 26
-            if n == 0:
-                break
-        yield s
-        k += 1
 
 
 # ---------------------------------------------------------------------------------------------

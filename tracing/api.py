@@ -42,13 +42,21 @@ def arg_name(fun: Callable, i: int) -> str:
     return params[i] if i < len(params) else f"#{i}"
 
 
-def leaf_names(fun: Callable, args: Sequence, argnums: Sequence[int] | None = None) -> list[str]:
-    """`argument params['W']` for every leaf of the chosen arguments, in flattening order."""
+def leaf_names(fun: Callable, args: Sequence, argnums: Sequence[int] | None = None,
+               kwargs: dict | None = None) -> list[str]:
+    """`argument params['W']` for every leaf of the chosen arguments (then of `kwargs`), in flattening order."""
     names = []
     for i in (range(len(args)) if argnums is None else argnums):
         paths, _, _ = optree.tree_flatten_with_path(args[i], none_is_leaf=False)
-        names += [f"argument {arg_name(fun, i)}" + "".join(f"[{p!r}]" for p in path) for path in paths]
+        names += [f"argument {arg_name(fun, i)}" + _path(path) for path in paths]
+    if kwargs:
+        paths, _, _ = optree.tree_flatten_with_path(kwargs, none_is_leaf=False)
+        names += [f"argument {path[0]}" + _path(path[1:]) for path in paths]
     return names
+
+
+def _path(path) -> str:
+    return "".join(f"[{p!r}]" for p in path)
 
 
 def check_args(fun: Callable, args: Sequence, what: str, argnums: Sequence[int] | None = None) -> None:

@@ -12,7 +12,7 @@ from .ir import Jaxpr, Var
 
 def last_uses(jaxpr: Jaxpr) -> list:
     """For each equation, the variables that no later equation or output reads (free them after it)."""
-    dead = jaxpr._last_uses
+    dead = jaxpr.cache.get("last_uses")
     if dead is not None:
         return dead
     seen = {v for v in jaxpr.outvars if type(v) is Var}
@@ -25,7 +25,7 @@ def last_uses(jaxpr: Jaxpr) -> list:
                 here.append(v)
         dead.append(here)
     dead.reverse()
-    jaxpr._last_uses = dead
+    jaxpr.cache["last_uses"] = dead
     return dead
 
 

@@ -113,15 +113,14 @@ class Eqn:
 class Jaxpr:
     """A program: constvars and invars in, equations, outvars out. Treat it as immutable."""
 
-    __slots__ = ("constvars", "invars", "outvars", "eqns", "_last_uses", "cache")
+    __slots__ = ("constvars", "invars", "outvars", "eqns", "cache")
 
     def __init__(self, constvars: list, invars: list, outvars: list, eqns: list):
         self.constvars = constvars
         self.invars = invars
         self.outvars = outvars
         self.eqns = eqns
-        self._last_uses = None  # computed once by the interpreter
-        self.cache: dict = {}  # what transformations derive from this program once (compiled code...)
+        self.cache: dict = {}  # what is derived from this program once: last uses, compiled code...
 
     @property
     def in_avals(self) -> list:
@@ -170,7 +169,8 @@ class ClosedJaxpr:
 # ---------------------------------------------------------------------------------------------
 # Pretty printing, in the jaxpr style.
 
-def _var_names():
+def var_names():
+    """a, b, ..., z, ba, bb, ...: the names variables get when printed."""
     letters = "abcdefghijklmnopqrstuvwxyz"
     n = 0
     while True:
@@ -197,7 +197,7 @@ def _pp_param(v: Any) -> str:
 def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0) -> str:
     """Render a Jaxpr as text: `{ lambda consts; args. let eqns in (outs) }`."""
     names: dict = {}
-    gen = _var_names()
+    gen = var_names()
 
     def name(v) -> str:
         if isinstance(v, Literal):

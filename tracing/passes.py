@@ -112,13 +112,6 @@ def _params_key(params):
         return None
 
 
-def _as_atom(value, aval):
-    """A folded value as an atom: a Literal for scalars, else None (the caller makes a constant)."""
-    if aval.shape == ():
-        return Literal(value if isinstance(value, np.generic) else np.asarray(value), aval)
-    return None
-
-
 def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
     """One forward walk that folds constants, applies each primitive's "simplify" rule and merges
     equations computing the same thing (CSE); follow with DCE to drop what became dead.
@@ -150,7 +143,7 @@ def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
                 except Exception:
                     val = None
                 if val is not None and val.shape == aval.shape and val.dtype == aval.dtype:
-                    atom = _as_atom(val, aval)
+                    atom = Literal(val, aval) if aval.shape == () else None  # scalars inline, else a constant
                     if atom is None:
                         atom = Var(aval)
                         constvars.append(atom)

@@ -61,8 +61,13 @@ def _unop(name, impl, vjp, float_only=True, lower=None, reads=None):
     return primitive(name, rule, impl, [vjp], lower or lax_op(name), reads=reads)  # lax has the same name
 
 
+def _neg_of_neg(eqn, ctx):
+    p = ctx.producer(eqn.invars[0])
+    return p.invars[0] if p is not None and p.prim is neg_p else None
+
+
 neg_p = _unop("neg", np.negative, lambda g, ans, x: neg(g), float_only=False, reads=())
-neg_p.rules["simplify"] = lambda eqn, ctx: _neg_of_neg(eqn, ctx)
+neg_p.rules["simplify"] = _neg_of_neg
 exp_p = _unop("exp", np.exp, lambda g, ans, x: mul(g, ans), reads=("ans",))
 log_p = _unop("log", np.log, lambda g, ans, x: div(g, x), reads=(0,))
 log1p_p = _unop("log1p", np.log1p, lambda g, ans, x: div(g, add(x, scalar(1, x))), reads=(0,))
@@ -88,11 +93,6 @@ def _logistic_impl(x):
     # 1 / (1 + exp(-x)) overflows for very negative x; this form never does.
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-
-def _neg_of_neg(eqn, ctx):
-    p = ctx.producer(eqn.invars[0])
-    return p.invars[0] if p is not None and p.prim is neg_p else None
 
 
 def neg(x): return neg_p.bind(x)
@@ -231,14 +231,6 @@ def _select_rule(pred, x, y):
     return ShapedArray(broadcast_shapes("select", pred, x, y), same_dtype("select", x, y))
 
 
-select_p = primitive("select", _select_rule, np.where, [
-    None,
-    lambda g, ans, p, x, y: unbroadcast(select(p, g, scalar(0, g)), x.shape),
-    lambda g, ans, p, x, y: unbroadcast(select(p, scalar(0, g), g), y.shape),
-], lax_op("select"), reads=(0,))
-select_p.rules["simplify"] = lambda eqn, ctx: _known_select(eqn, ctx)
-
-
 def _known_select(eqn, ctx):
     pred, x, y = eqn.invars
     p = ctx.value(pred)
@@ -246,6 +238,14 @@ def _known_select(eqn, ctx):
         keep = x if np.all(p) else y
         return keep if keep.aval == eqn.outvars[0].aval else None
     return None
+
+
+select_p = primitive("select", _select_rule, np.where, [
+    None,
+    lambda g, ans, p, x, y: unbroadcast(select(p, g, scalar(0, g)), x.shape),
+    lambda g, ans, p, x, y: unbroadcast(select(p, scalar(0, g), g), y.shape),
+], lax_op("select"), reads=(0,))
+select_p.rules["simplify"] = _known_select
 def select(pred, on_true, on_false): return select_p.bind(pred, on_true, on_false)
 
 

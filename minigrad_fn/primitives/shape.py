@@ -58,11 +58,6 @@ def _reshape_rule(x, *, new_sizes):
     return ShapedArray(tuple(new_sizes), x.dtype)
 
 
-reshape_p = primitive("reshape", _reshape_rule, lambda x, *, new_sizes: np.reshape(x, new_sizes),
-                      [lambda g, ans, x, *, new_sizes: reshape(g, x.shape)], lax_fn("reshape"), reads=())
-reshape_p.rules["simplify"] = lambda eqn, ctx: _reshape_simplify(eqn, ctx)
-
-
 def _reshape_simplify(eqn, ctx):
     x, shape = eqn.invars[0], eqn.params["new_sizes"]
     if x.aval.shape == tuple(shape):
@@ -71,6 +66,11 @@ def _reshape_simplify(eqn, ctx):
     if p is not None and p.prim is reshape_p:
         return Eqn(reshape_p, [p.invars[0]], eqn.outvars, eqn.params)
     return None
+
+
+reshape_p = primitive("reshape", _reshape_rule, lambda x, *, new_sizes: np.reshape(x, new_sizes),
+                      [lambda g, ans, x, *, new_sizes: reshape(g, x.shape)], lax_fn("reshape"), reads=())
+reshape_p.rules["simplify"] = _reshape_simplify
 
 
 def reshape(x, new_sizes):
@@ -88,12 +88,6 @@ def _transpose_rule(x, *, permutation):
     return ShapedArray(tuple(x.shape[p] for p in permutation), x.dtype)
 
 
-transpose_p = primitive("transpose", _transpose_rule, lambda x, *, permutation: np.transpose(x, permutation),
-                        [lambda g, ans, x, *, permutation: transpose(g, tuple(np.argsort(permutation)))],
-                        lax_fn("transpose"), reads=())
-transpose_p.rules["simplify"] = lambda eqn, ctx: _transpose_simplify(eqn, ctx)
-
-
 def _transpose_simplify(eqn, ctx):
     x, perm = eqn.invars[0], tuple(eqn.params["permutation"])
     p = ctx.producer(x)
@@ -104,6 +98,12 @@ def _transpose_simplify(eqn, ctx):
     if x is not eqn.invars[0]:
         return Eqn(transpose_p, [x], eqn.outvars, {"permutation": perm})
     return None
+
+
+transpose_p = primitive("transpose", _transpose_rule, lambda x, *, permutation: np.transpose(x, permutation),
+                        [lambda g, ans, x, *, permutation: transpose(g, tuple(np.argsort(permutation)))],
+                        lax_fn("transpose"), reads=())
+transpose_p.rules["simplify"] = _transpose_simplify
 
 
 def transpose(x, permutation):
