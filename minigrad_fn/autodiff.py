@@ -13,8 +13,9 @@ from typing import Callable, Sequence
 import numpy as np
 import optree
 
-from tracing import (ArgumentError, MinigradError, Tracer, Var, aval_of, check_args, check_leaves, leaf_names,
-                     new_trace, tree_flatten, tree_unflatten)
+from tracing import (ArgumentError, Jaxpr, MinigradError, Tracer, Var, aval_of, check_args,
+                     check_leaves, emitting_on_behalf_of, eval_jaxpr, leaf_names, name_scope, new_trace, optimize,
+                     tree_flatten, tree_unflatten)
 
 from .primitives import add
 
@@ -23,59 +24,73 @@ class GradTypeError(MinigradError, TypeError):
     """grad was asked for something it cannot differentiate (integer inputs, non-scalar outputs)."""
 
 
+class MissingRuleError(MinigradError, NotImplementedError):
+    """A primitive has no rule for the transformation asked of it."""
+
+
 def _is_float(aval) -> bool:
     return aval.dtype.kind == "f"
 
 
-def backward_pass(eqns: Sequence, env: dict, seed: dict, active: set, free_values: bool = False) -> dict:
+def vjp_forward(parent, prim, args, params, in_avals, out_avals):
+    """grad's forward part of one operation: its VJP rule's `fwd` (outputs computed in `parent`, and the
+    residuals the rule's backward part needs), or an error naming a primitive that has no VJP rule."""
+    rule = prim.rules.get("vjp")
+    if rule is None:
+        raise MissingRuleError(
+            f"{prim.name} has no VJP rule, so grad cannot differentiate through it "
+            f"(operands {', '.join(str(a) for a in in_avals)})",
+            f"Give {prim.name} a vjp rule beside its definition; if it has no derivative, say so with "
+            "vjp=[None, ...] (no gradient flows), or wrap its operands in stop_gradient.")
+    return rule.fwd(parent, prim, args, params, in_avals, out_avals)
+
+
+def backward_pass(eqns: Sequence, residuals: list, seed: dict, active: set, free: bool = False,
+                  on_gate: Callable | None = None) -> dict:
     """Cotangents of the active variables, given cotangents `seed` of some outputs (symbolic zeros absent).
 
-    `env` maps every variable to its (parent-level) value; `active` holds the float variables that depend
-    on the differentiated inputs: only they receive cotangents. With `free_values`, each equation's
-    outputs are deleted from `env` once it has been handled (every reader of a value comes after its
-    producer, so walking backwards nothing needs it again): the forward values are released as the
-    gradients grow, not at the end.
+    `residuals[i]` is what equation i's VJP forward part kept; `active` holds the float variables that
+    depend on the differentiated inputs: only they receive cotangents. Each rule runs "on behalf of" its
+    forward equation, so the backward equations it emits (under an enclosing trace) carry that equation
+    as their source. With `free`, residuals are dropped once used (the forward values are released as
+    the gradients grow). `on_gate(i, cts_out, sent)` sees what equation i sent to each operand (before
+    gradients add at branches): the pictures read the one backward pass through it.
     """
     cts = dict(seed)
-    for eqn in reversed(eqns):
+    for i in range(len(eqns) - 1, -1, -1):
+        eqn = eqns[i]
         outvars = eqn.outvars
-        prim = eqn.prim
-        # a value grad did not keep (the rule reads only its shape and dtype) is passed as its aval
-        if prim.multiple_results:
-            g = [cts.pop(v, None) for v in outvars]
-            ans = [env.get(v, v.aval) for v in outvars] if any(c is not None for c in g) else None
-        else:
+        if len(outvars) == 1:
             g = cts.pop(outvars[0], None)
-            ans = env.get(outvars[0], outvars[0].aval) if g is not None else None
-        if free_values:
-            for v in outvars:
-                env.pop(v, None)
-        if ans is None:
-            continue
-        rules = prim.rules.get("vjp")
-        if not rules:
-            continue
-        invars = eqn.invars
-        ins = [env.get(v, v.aval) if type(v) is Var else v.val for v in invars]
-        params = eqn.params
-        if callable(rules):
-            wanted = [type(v) is Var and v in active for v in invars]
-            results = rules(g if prim.multiple_results else [g], ans, ins, params, wanted)
-            pairs = [(v, c) for v, c, w in zip(invars, results, wanted) if w and c is not None]
+            if g is None:
+                continue
+            g = [g]
         else:
-            pairs = []
-            for v, rule in zip(invars, rules):
-                if rule is not None and type(v) is Var and v in active:
-                    c = rule(g, ans, *ins, **params)
-                    if c is not None:
-                        pairs.append((v, c))
-        for v, c in pairs:
-            prev = cts.get(v)
-            cts[v] = c if prev is None else add(prev, c)  # gradients add at branches
+            g = [cts.pop(v, None) for v in outvars]
+            if all(c is None for c in g):
+                continue
+        invars = eqn.invars
+        wanted = [type(v) is Var and v in active for v in invars]
+        if not any(wanted):
+            if on_gate is not None:
+                on_gate(i, g, [None] * len(invars))
+            continue
+        res = residuals[i]
+        if free:
+            residuals[i] = None
+        with emitting_on_behalf_of(eqn):
+            sent = eqn.prim.rules["vjp"].bwd(eqn, res, g, wanted)
+            if on_gate is not None:
+                on_gate(i, g, sent)
+            for v, c, w in zip(invars, sent, wanted):
+                if w and c is not None:
+                    prev = cts.get(v)
+                    cts[v] = c if prev is None else add(prev, c)  # gradients add at branches
     return cts
 
 
-def _active_vars(eqns: Sequence, inputs: Sequence[Var]) -> set:
+def active_vars(eqns: Sequence, inputs: Sequence[Var]) -> set:
+    """The float variables that depend on `inputs` (those that receive cotangents)."""
     active = {v for v in inputs if _is_float(v.aval)}
     for eqn in eqns:
         for v in eqn.invars:
@@ -83,11 +98,6 @@ def _active_vars(eqns: Sequence, inputs: Sequence[Var]) -> set:
                 active.update(o for o in eqn.outvars if _is_float(o.aval))
                 break
     return active
-
-
-def _vjp_reads(prim):
-    """The values of an equation that its VJP rules compute with (None: all): what grad keeps."""
-    return prim.rules.get("vjp_reads")
 
 
 def _zeros(aval):
@@ -106,7 +116,7 @@ def _vjp(fun: Callable, primals: Sequence, has_aux: bool, what: str, once: bool 
     check_args(fun, primals, what)
     leaves, tree = tree_flatten(tuple(primals))
     leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in leaves]
-    with new_trace(with_values=True, keep=_vjp_reads) as trace:
+    with name_scope(f"vjp({_name(fun)})"), new_trace(with_values=True, forward=vjp_forward) as trace:
         tracers = [trace.new_arg(aval_of(x), x) for x in leaves]
         out = fun(*tree_unflatten(tree, tracers))
         aux = None
@@ -121,7 +131,7 @@ def _vjp(fun: Callable, primals: Sequence, has_aux: bool, what: str, once: bool 
     out_vars = [o._var if isinstance(o, Tracer) and o._trace is trace else None for o in out_leaves]
     if aux is not None:
         aux = optree.tree_map(trace.value_of, aux, none_is_leaf=False)
-    eqns, env, invars = trace.eqns, trace.env, trace.invars
+    eqns, residuals, invars = trace.eqns, trace.kept, trace.invars
     del trace  # the closure keeps only what the backward pass needs
     calls = []
 
@@ -139,7 +149,7 @@ def _vjp(fun: Callable, primals: Sequence, has_aux: bool, what: str, once: bool 
             if var is not None and _is_float(var.aval):
                 c = c if isinstance(c, Tracer) else np.asarray(c, dtype=var.aval.dtype)
                 seed[var] = c if var not in seed else add(seed[var], c)
-        cts = backward_pass(eqns, env, seed, _active_vars(eqns, invars), free_values=once)
+        cts = backward_pass(eqns, residuals, seed, active_vars(eqns, invars), free=once)
         grads = [cts.get(v) for v in invars]
         grads = [_zeros(v.aval) if g is None else _to_user(g, v.aval) for g, v in zip(grads, invars)]
         return tree_unflatten(tree, grads)
@@ -190,6 +200,7 @@ def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: boo
             for i, d in zip(idx, dyn):
                 full[i] = d
             return fun(*full, **kwargs)
+        partial.__name__ = _name(fun)
 
         out, vjp_fn, aux = _vjp(partial, [args[i] for i in idx], has_aux, what, once=True)
         aval = aval_of(out) if not isinstance(out, (tuple, list, dict)) and out is not None else None
@@ -219,3 +230,87 @@ def grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False)
     grad_fun.__name__ = f"grad({_name(fun)})"
     grad_fun.__wrapped__ = fun
     return grad_fun
+
+
+# ---------------------------------------------------------------------------------------------
+# The VJP of a whole program, split into a forward program and a backward program
+
+class VJPSplit:
+    """A program's VJP as two programs: `fwd` (inputs -> outputs, then residuals) and, per pattern of
+    wanted inputs and nonzero output cotangents, `backward(wanted, has_ct)` ((inputs, residuals,
+    nonzero cotangents) -> wanted input cotangents, with its constants as leading inputs).
+
+    The forward program is the body traced once under grad's forward parts, staged: the residuals are
+    exactly what the rules' forward parts kept, so the backward program recomputes nothing.
+    """
+
+    def __init__(self, jaxpr):
+        self.jaxpr = jaxpr
+        with new_trace(with_values=False) as staged:
+            ins = [staged.new_arg(a) for a in jaxpr.in_avals]
+            with new_trace(with_values=True, forward=vjp_forward) as inner:
+                outs = eval_jaxpr(jaxpr, [], [inner.new_arg(t.aval, t) for t in ins])
+            out_vals = [inner.value_of(o) for o in outs]
+            # residual leaves: staged values (the inputs are passed again anyway, so not kept twice)
+            leaves, self._tree = optree.tree_flatten(inner.kept, none_is_leaf=False)
+            in_ids = {id(t): i for i, t in enumerate(ins)}
+            res_ids: dict = {}
+            self._slots = []   # per leaf: ("input", i) | ("res", k)
+            res = []
+            for x in leaves:
+                if id(x) in in_ids:
+                    self._slots.append(("input", in_ids[id(x)]))
+                else:
+                    if id(x) not in res_ids:
+                        res_ids[id(x)] = len(res)
+                        res.append(x)
+                    self._slots.append(("res", res_ids[id(x)]))
+            closed = optimize(staged.to_jaxpr(out_vals + res))
+        self.fwd = _as_body(closed)
+        self.n_out = len(outs)
+        self.res_avals = [aval_of(r) for r in res]
+        self._eqns, self._invars = inner.eqns, inner.invars
+        self._out_vars = [o._var if isinstance(o, Tracer) and o._trace is inner else None for o in outs]
+        self._backward: dict = {}
+
+    def backward(self, wanted: tuple, has_ct: tuple):
+        """`(body, consts)`: the backward program for this pattern (cached)."""
+        prog = self._backward.get((wanted, has_ct))
+        if prog is None:
+            prog = self._backward[(wanted, has_ct)] = self._trace_backward(wanted, has_ct)
+        return prog
+
+    def _trace_backward(self, wanted, has_ct):
+        out_avals = self.jaxpr.out_avals
+        with new_trace(with_values=False) as staged:
+            ins = [staged.new_arg(a) for a in self.jaxpr.in_avals]
+            res = [staged.new_arg(a) for a in self.res_avals]
+            cts = [staged.new_arg(a) for a, h in zip(out_avals, has_ct) if h]
+            leaves = [ins[x] if kind == "input" else res[x] for kind, x in self._slots]
+            residuals = list(optree.tree_unflatten(self._tree, leaves))
+            seed: dict = {}
+            given = iter(cts)
+            for var, h in zip(self._out_vars, has_ct):
+                c = next(given) if h else None
+                if var is not None and c is not None and _is_float(var.aval):
+                    seed[var] = c if var not in seed else add(seed[var], c)
+            got = backward_pass(self._eqns, residuals, seed, active_vars(self._eqns, self._invars))
+            grads = [got.get(v) for v, w in zip(self._invars, wanted) if w]
+            grads = [_zeros(v.aval) if g is None else g
+                     for g, v in zip(grads, [v for v, w in zip(self._invars, wanted) if w])]
+            closed = optimize(staged.to_jaxpr(grads))
+        return _as_body(closed)
+
+
+def _as_body(closed):
+    """A closed program as a body: its constants become leading inputs."""
+    j = closed.jaxpr
+    return Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns), closed.consts
+
+
+def vjp_split(jaxpr) -> VJPSplit:
+    """The forward/backward split of a body (no constvars), cached on it."""
+    split = jaxpr.cache.get("vjp_split")
+    if split is None:
+        split = jaxpr.cache["vjp_split"] = VJPSplit(jaxpr)
+    return split

@@ -18,9 +18,12 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 import optree
 
-from tracing import (ArgumentError, EvalTrace, Jaxpr, JaxprTypeError, MinigradError, Primitive, Tracer, Var,
-                     aval_of, check_leaves, current_trace, eval_jaxpr, is_array_like, leaf_names, new_trace, optimize,
+from tracing import (ROOT, ArgumentError, Jaxpr, JaxprTypeError, MinigradError, Primitive, Tracer, Var, aval_of,
+                     check_leaves, current_trace, dce, is_array_like, leaf_names, name_scope, new_trace, optimize,
                      straight_line, tree_flatten, tree_unflatten)
+
+from .autodiff import vjp_split
+from .primitives._base import VJP
 
 
 class LoweringError(MinigradError, NotImplementedError):
@@ -115,39 +118,34 @@ def _jit_impl(*args, jaxpr: Jaxpr, name: str, backend: str):
     return [np.asarray(o) for o in _cached_runner(jaxpr, backend)(*args)]
 
 
-def _jit_vjp(cts, ans, ins, params, wanted):
-    """The VJP of the body, as a jitted function of (inputs, nonzero cotangents), cached on the body."""
-    jaxpr = params["jaxpr"]
-    key = ("vjp", tuple(wanted), tuple(c is not None for c in cts))
-    backward = jaxpr.cache.get(key)
-    if backward is None:
-        backward = jaxpr.cache[key] = _make_backward(jaxpr, params["name"], params["backend"], key[1], key[2])
-    results = iter(backward(list(ins), [c for c in cts if c is not None]))
-    out = []
-    for w in wanted:
-        g = next(results) if w else None
-        out.append(g if g is None or isinstance(g, Tracer) else np.asarray(g))
-    return out
+def _jit_fwd(parent, prim, args, params, in_avals, out_avals):
+    """The forward call returns the body's residuals beside its outputs (one call, nothing recomputed)."""
+    split = vjp_split(params["jaxpr"])
+    body, consts = split.fwd
+    outs = parent.process(jit_p, [*consts, *args], dict(params, jaxpr=body, name=params["name"] + "_fwd"))
+    return outs[:split.n_out], (list(args), outs[split.n_out:])
 
 
-def _make_backward(jaxpr: Jaxpr, name: str, backend: str, wanted: tuple, has_ct: tuple):
-    from .autodiff import vjp
+def _jit_bwd(eqn, res, cts, wanted):
+    """The backward call: the body's backward program, jitted, on (inputs, residuals, cotangents)."""
+    (args, residuals), params = res, eqn.params
+    body, consts = vjp_split(params["jaxpr"]).backward(tuple(wanted), tuple(c is not None for c in cts))
+    got = iter(jit_p.bind(*consts, *args, *residuals, *[c for c in cts if c is not None], jaxpr=body,
+                          name=f"vjp_{params['name']}", backend=params["backend"]))
+    return [next(got) if w else None for w in wanted]
 
-    out_avals = jaxpr.out_avals
 
-    def backward(ins, cts):
-        given = iter(cts)
-        full = [next(given) if h else np.zeros(a.shape, a.dtype) for h, a in zip(has_ct, out_avals)]
-        _, vjp_fn = vjp(lambda *xs: eval_jaxpr(jaxpr, (), xs), *ins)
-        return [g for g, w in zip(vjp_fn(full), wanted) if w]
-
-    backward.__name__ = f"vjp_{name}"
-    return jit(backward, backend=backend)
+def _jit_dce(eqn, used):
+    """Drop the outputs of a call that nothing reads, and what computed only them in its body."""
+    body = eqn.params["jaxpr"]
+    smaller = dce(Jaxpr([], body.invars, [v for v, u in zip(body.outvars, used) if u], body.eqns))
+    return eqn.replace(outvars=[v for v, u in zip(eqn.outvars, used) if u], params=dict(eqn.params, jaxpr=smaller))
 
 
 jit_p = Primitive("jit", _jit_shape_rule, _jit_impl, multiple_results=True)
-jit_p.rules["vjp"] = _jit_vjp
+jit_p.rules["vjp"] = VJP(_jit_bwd, fwd=_jit_fwd)
 jit_p.rules["lower"] = lambda *args, jaxpr, name, backend: lower_jaxpr(jaxpr, args)
+jit_p.rules["dce"] = _jit_dce
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,7 +242,7 @@ class Jitted:
                 self._cache[key] = entry
         else:
             self._hits += 1
-        if type(current_trace()) is EvalTrace and not any(isinstance(x, Tracer) for x in leaves):
+        if current_trace() is ROOT and not any(isinstance(x, Tracer) for x in leaves):
             outs = entry.run(*leaves)
         else:
             outs = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=_name(self.fun),
@@ -256,7 +254,7 @@ class Jitted:
         what = self.__name__
         if not all(is_array_like(x) for x in leaves):
             check_leaves(leaves, what, self._leaf_names(args, kwargs, static))
-        with new_trace(with_values=False) as trace:
+        with name_scope(what), new_trace(with_values=False) as trace:
             trace.arg_names = lambda: self._leaf_names(args, kwargs, static)
             tracers = [trace.new_arg(aval_of(x)) for x in leaves]
             dyn_args, dyn_kwargs = tree_unflatten(tree, tracers)

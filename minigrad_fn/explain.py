@@ -196,7 +196,8 @@ def _local_gradients(rec: Recording, eqn: Eqn) -> list:
     scalars = len(eqn.outvars) == 1 and all(v.aval.shape == () for v in eqn.invars + eqn.outvars)
     if (eqn.prim.name in _ELEMENTWISE or scalars) and out.aval.dtype.kind == "f":
         ones = {out: np.ones(out.aval.shape, out.aval.dtype)}
-        local = gate_vjp(eqn, rec.env, ones, floats)
+        local = gate_vjp(eqn, rec.residuals[rec.eqns.index(eqn)], [ones[out]],
+                         [type(v) is Var and v in floats for v in eqn.invars])
         return [c if type(v) is Var and v.aval.shape == out.aval.shape else
                 ("summed over the broadcast axes" if c is not None else None)
                 for v, c in zip(eqn.invars, local)]

@@ -8,24 +8,20 @@ the graphviz package and Graphviz's `dot` program.
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import html
 import os
 import shutil
-import sys
 from typing import Callable, Sequence
 
 import numpy as np
-import optree
 
 import tracing
 from tracing import (Eqn, Jaxpr, Literal, Var, aval_of, dce_closed, leaf_names, new_trace, short_dtype,
                      tree_flatten, tree_unflatten)
 from tracing.ir import var_names
 
-from .autodiff import _active_vars, backward_pass
-from .primitives import add
+from .autodiff import active_vars, backward_pass, vjp_forward
 
 GREEN, RED, GREY = "#1a7f37", "#cf222e", "#6e7781"
 
@@ -33,50 +29,37 @@ GREEN, RED, GREY = "#1a7f37", "#cf222e", "#6e7781"
 # ---------------------------------------------------------------------------------------------
 # Recording: every variable's value, every gate's backward
 
-def gate_vjp(eqn: Eqn, env: dict, upstream: dict, active: set) -> list:
+def gate_vjp(eqn: Eqn, residuals, upstream: list, wanted: list) -> list:
     """What one gate sends back to each of its operands (None where nothing flows), given `upstream`
-    (cotangents of its outputs). Each operand gets its own slot, so `mul x x` shows both halves."""
-    slots = [Var(v.aval) if type(v) is Var else v for v in eqn.invars]
-    local_env = {o: env[o] for o in eqn.outvars}
-    local_env.update((s, env[v]) for s, v in zip(slots, eqn.invars) if type(v) is Var)
-    wanted = {s for s, v in zip(slots, eqn.invars) if type(v) is Var and v in active}
-    cts = backward_pass([Eqn(eqn.prim, slots, eqn.outvars, eqn.params)], local_env, upstream, wanted)
-    return [cts.get(s) if type(s) is Var else None for s in slots]
-
-
-def backprop(eqns: Sequence[Eqn], env: dict, seed: dict, active: set, after_gate: Callable | None = None):
-    """The backward pass one gate at a time: `(totals, sent)` where totals maps every variable to its
-    whole cotangent and sent[i][k] is what equation i sent to its k-th operand (None: nothing)."""
-    totals = dict(seed)
-    sent: list = [None] * len(eqns)
-    for i in reversed(range(len(eqns))):
-        eqn = eqns[i]
-        upstream = {v: totals[v] for v in eqn.outvars if v in totals}
-        if not upstream:
-            continue
-        sent[i] = gate_vjp(eqn, env, upstream, active)
-        for v, c in zip(eqn.invars, sent[i]):
-            if c is not None:
-                totals[v] = c if v not in totals else add(totals[v], c)  # gradients add at branches
-        if after_gate is not None:
-            after_gate(i)
-    return totals, sent
+    (one cotangent per output) and its VJP forward part's residuals. Each operand position has its own
+    slot, so `mul x x` shows both halves."""
+    return eqn.prim.rules["vjp"].bwd(eqn, residuals, upstream, wanted)
 
 
 class Recording:
     """A function traced at some arguments: its program, every variable's value and gradient, what each
-    gate sent back to each operand, and the user-level function calls each equation was made in."""
+    gate sent back to each operand (read from the one backward pass), and the user-level function calls
+    each equation was made in (its source info)."""
 
-    def __init__(self, name, jaxpr: Jaxpr, env: dict, names: dict, scopes: list, seed: dict):
+    def __init__(self, name, jaxpr: Jaxpr, env: dict, residuals: list, names: dict, seed: dict):
         self.name = name
         self.jaxpr = jaxpr
         self.eqns = jaxpr.eqns
         self.env = env
+        self.residuals = residuals
         self.names = names
-        self.scopes = scopes
+        self.scopes = [e.source.calls or () for e in jaxpr.eqns]
         self.seed = seed
-        self.active = _active_vars(jaxpr.eqns, jaxpr.invars)
-        self.grads, self.sent = backprop(self.eqns, env, seed, self.active)
+        self.active = active_vars(jaxpr.eqns, jaxpr.invars)
+        self.grads: dict = dict(seed)
+        self.sent: list = [None] * len(self.eqns)
+
+        def note(i, upstream, sent):
+            self.grads.update((v, c) for v, c in zip(self.eqns[i].outvars, upstream) if c is not None)
+            self.sent[i] = list(sent)
+
+        totals = backward_pass(self.eqns, list(residuals), seed, self.active, on_gate=note)
+        self.grads.update(totals)
 
     @property
     def value(self):
@@ -100,28 +83,34 @@ class Recording:
         return [(i, k) for i, e in enumerate(self.eqns) for k, v in enumerate(e.invars) if v is var]
 
 
+_NN_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nn.py")
+
+
+def _is_call(code) -> bool:
+    """Which frames count as user-level calls when collapsing: user code, and `minigrad_fn.nn`."""
+    return not tracing.is_internal(code) or code.co_filename == _NN_FILE
+
+
 def record(fun: Callable, args: Sequence) -> Recording:
-    """Trace `fun(*args)` with values and run its backward pass gate by gate (outputs seeded with ones)."""
+    """Trace `fun(*args)` with values and run its backward pass (outputs seeded with ones)."""
     name = _fun_name(fun)
     tracing.check_args(fun, args, f"graph({name})")
     leaves, tree = tree_flatten(tuple(args))
     leaves = [np.asarray(x) for x in leaves]
-    eqn_list = _ScopedEqns(fun, sys._getframe())
-    with new_trace(with_values=True) as trace:
-        trace.eqns = eqn_list  # notes each equation's calls as the trace appends it
+    top = getattr(fun, "__code__", None) or record.__code__
+    with new_trace(with_values=True, forward=vjp_forward, keep_values=True, record_calls=_is_call,
+                   top_code=top) as trace:
         tracers = [trace.new_arg(aval_of(x), x) for x in leaves]
         out_leaves, _ = tree_flatten(fun(*tree_unflatten(tree, tracers)))
         tracing.check_leaves(out_leaves, f"output of {name}")
-        closed = dce_closed(trace.to_jaxpr(out_leaves))
+        closed = dce_closed(trace.to_jaxpr(out_leaves), use_rules=False)
     jaxpr = closed.jaxpr
+    kept = {id(e): r for e, r in zip(trace.eqns, trace.kept)}
     env = dict(trace.env)
-    env.update(zip(jaxpr.constvars, closed.consts))
-    scopes = [eqn_list.scopes[e] for e in jaxpr.eqns]
-    eqn_list.release()
     inputs = [n.removeprefix("argument ") for n in leaf_names(fun, args)]
     seed = {v: np.ones(v.aval.shape, v.aval.dtype) for v in jaxpr.outvars
             if type(v) is Var and v.aval.dtype.kind == "f"}
-    return Recording(name, jaxpr, env, _names(jaxpr, inputs), scopes, seed)
+    return Recording(name, jaxpr, env, [kept[id(e)] for e in jaxpr.eqns], _names(jaxpr, inputs), seed)
 
 
 def _fun_name(fun) -> str:
@@ -140,59 +129,6 @@ def _names(jaxpr: Jaxpr, inputs: list) -> dict:
         for v in eqn.outvars:
             names[v] = next(letters)
     return names
-
-
-# ---------------------------------------------------------------------------------------------
-# Which user-level function each equation came from (for collapsing)
-
-def _library_paths() -> tuple:
-    here = os.path.dirname(os.path.abspath(__file__)) + os.sep
-    paths = [here, os.path.dirname(os.path.abspath(tracing.__file__)) + os.sep,
-             os.path.dirname(os.path.abspath(np.__file__)) + os.sep,
-             os.path.dirname(os.path.abspath(optree.__file__)) + os.sep,
-             os.path.abspath(contextlib.__file__), os.path.abspath(functools.__file__), "<frozen"]
-    return tuple(paths)
-
-
-_NN_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nn.py")
-
-
-class _ScopedEqns(list):
-    """A trace's equation list that notes, for each equation appended, the chain of user-level calls
-    (user code, and `minigrad_fn.nn`) between the traced function and the operation, outermost first.
-
-    tracing/ has no hook for this, so it stands in for the trace's own list. Frames are kept alive
-    while tracing so that `id(frame)` names one call.
-    """
-
-    def __init__(self, fun, stop_frame):
-        super().__init__()
-        self.top = getattr(fun, "__code__", None)
-        self.stop = stop_frame
-        self.scopes: dict = {}
-        self._frames: dict = {}
-        self._library = _library_paths()
-
-    def append(self, eqn):
-        super().append(eqn)
-        calls = []
-        f = sys._getframe(1)
-        while f is not None and f is not self.stop:
-            path = os.path.abspath(f.f_code.co_filename)
-            if path == _NN_FILE or not path.startswith(self._library):
-                calls.append(f)
-            f = f.f_back
-        calls.reverse()
-        if calls and calls[0].f_code is self.top:
-            calls = calls[1:]
-        for f in calls:
-            self._frames[id(f)] = f
-        self.scopes[eqn] = tuple((f.f_code.co_name, id(f)) for f in calls)
-
-    def release(self):
-        """Let the frames go."""
-        self._frames.clear()
-        self.stop = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -542,39 +478,37 @@ def _out_names(rec: Recording) -> list:
 
 
 def _backward_dot(rec: Recording, collapse, digits: int, max_values: int) -> str:
-    """The forward equations replayed and the backward pass's own equations recorded after them, gate by
-    gate, so each backward equation knows the forward gate (and the collapsed call) it belongs to."""
+    """The forward equations replayed and the backward pass's own equations recorded after them; each
+    backward equation's source names the forward gate (and so the collapsed call) it belongs to."""
     jaxpr = rec.jaxpr
-    gate_of: list = []  # for each equation after the forward ones: the forward gate whose backward made it
-    with new_trace(with_values=True) as trace:
+    with new_trace(with_values=True, keep_values=True) as trace:
         env = {v: trace.new_arg(v.aval, rec.env[v]) for v in jaxpr.invars}
         env.update((v, rec.env[v]) for v in jaxpr.constvars)
+        residuals = []
         for eqn in jaxpr.eqns:
-            out = eqn.prim.bind(*[env[v] if type(v) is Var else v.val for v in eqn.invars], **eqn.params)
-            env.update(zip(eqn.outvars, out if eqn.prim.multiple_results else [out]))
+            ins = [env[v] if type(v) is Var else v.val for v in eqn.invars]
+            outs, res = vjp_forward(trace, eqn.prim, ins, eqn.params, [v.aval for v in eqn.invars],
+                                    [v.aval for v in eqn.outvars])
+            residuals.append(res)
+            env.update(zip(eqn.outvars, outs))
         n_forward = len(trace.eqns)
-
-        def note_gate(i):  # the equations recorded since the previous gate are gate i's backward
-            gate_of.extend([i] * (len(trace.eqns) - n_forward - len(gate_of)))
-
-        totals, _ = backprop(jaxpr.eqns, env, rec.seed, rec.active, after_gate=note_gate)
+        totals = backward_pass(jaxpr.eqns, residuals, rec.seed, rec.active)
         wrt = [v for v in jaxpr.invars if v.aval.dtype.kind == "f"]
         outs = [env[v] if type(v) is Var else v.val for v in jaxpr.outvars]
         grads = [totals.get(v, np.zeros(v.aval.shape, v.aval.dtype)) for v in wrt]
         closed = trace.to_jaxpr(outs + grads)
     replay = closed.jaxpr
     values = dict(trace.env)
-    values.update(zip(replay.constvars, closed.consts))
-    origin = {id(e): i for i, e in enumerate(trace.eqns)}
+    gate = {id(e): i for i, e in enumerate(jaxpr.eqns)}
     keys, backward = [], set()
     for j, eqn in enumerate(replay.eqns):
-        i = origin[id(eqn)]
-        if i < n_forward:
-            keys.append(_group_key(rec.scopes[i], collapse))
-        else:
-            backward.add(j)
-            key = _group_key(rec.scopes[gate_of[i - n_forward]], collapse)
-            keys.append(None if key is None else (f"{key[0]} (backward)",) + key[1:])
+        if j < n_forward:
+            keys.append(_group_key(rec.scopes[j], collapse))
+            continue
+        backward.add(j)
+        forward = eqn.source.forward
+        key = _group_key(rec.scopes[gate[id(forward)]], collapse) if forward is not None else None
+        keys.append(None if key is None else (f"{key[0]} (backward)",) + key[1:])
     made_backward = {v for j in backward for v in replay.eqns[j].outvars}
 
     def wire_label(v):

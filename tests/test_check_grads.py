@@ -35,10 +35,11 @@ def test_vector_valued_and_scalar_arguments():
 @pytest.fixture
 def broken_tanh():
     """tanh' off by 0.1%: small enough to hide in a loss curve, a wrong gradient all the same."""
-    old = E.tanh_p.rules["vjp"]
-    E.tanh_p.rules["vjp"] = [lambda g, ans, x: E.mul(g, E.sub(np.array(1.001, ans.dtype), E.mul(ans, ans)))]
+    bwd = E.tanh_p.rules["vjp"].bwd
+    old = bwd.rules
+    bwd.rules = [lambda g, ans, x: E.mul(g, E.sub(np.array(1.001, ans.dtype), E.mul(ans, ans)))]
     yield
-    E.tanh_p.rules["vjp"] = old
+    bwd.rules = old
 
 
 def test_a_wrong_rule_is_reported_with_leaf_errors_and_program(broken_tanh):
@@ -61,9 +62,9 @@ def test_finite_differences_catch_what_jax_would_share(broken_tanh, monkeypatch)
 
 def test_order_2_catches_a_rule_right_only_at_first_order():
     # tanh' written with stop_gradient on the output: first derivatives are right, second ones are not
-    old = E.tanh_p.rules["vjp"]
-    E.tanh_p.rules["vjp"] = [lambda g, ans, x: E.mul(g, E.sub(np.array(1.0, ans.dtype),
-                                                             E.stop_gradient(E.mul(ans, ans))))]
+    bwd = E.tanh_p.rules["vjp"].bwd
+    old = bwd.rules
+    bwd.rules = [lambda g, ans, x: E.mul(g, E.sub(np.array(1.0, ans.dtype), E.stop_gradient(E.mul(ans, ans))))]
     try:
         f = lambda x: mnp.sum(mnp.tanh(x) * x)  # noqa: E731
         mg.check_grads(f, (R.standard_normal(3),), order=1)
@@ -72,7 +73,7 @@ def test_order_2_catches_a_rule_right_only_at_first_order():
                                                  "ours vs central finite"):
             mg.check_grads(f, (R.standard_normal(3),), order=2)
     finally:
-        E.tanh_p.rules["vjp"] = old
+        bwd.rules = old
 
 
 def test_a_wrong_lowering_is_caught_by_the_forward_comparison():

@@ -1,19 +1,38 @@
-"""Primitives, tracers and traces: how a Python function's operations become equations.
+"""Primitives, traces and tracers: how a Python function's operations become equations.
 
-There is always a *current trace*. `Primitive.bind` hands the operation to it:
+Every thread has a *current trace* (a context variable). `Primitive.bind` hands each operation to it,
+and a trace's `process` returns the operation's outputs as a list (bind unwraps single results).
 
-- the root `EvalTrace` runs the primitive's numpy implementation;
-- a `JaxprTrace` records an equation. If it was made `with_values` (as `grad` does), each tracer also
+- The root `EvalTrace` runs the primitive's numpy implementation.
+- A `JaxprTrace` records an equation. Made `with_values` (as `grad` makes it), each of its tracers also
   carries the value it stands for, computed by handing the same operation to the parent trace, so
-  Python control flow on values works; otherwise (`make_jaxpr`, `jit`) tracers know only shape and dtype.
+  Python control flow on values works. Without values (`make_jaxpr`, `jit`) it is a *staging* trace:
+  its tracers know only shape and dtype.
+- Transformations in other packages (a JVP trace, a batching trace) subclass `Trace` and `Tracer`.
 
-A trace whose operands include none of its own tracers passes the operation straight to its parent:
-values from enclosing levels are constants to it. Nesting transformations is therefore nesting traces.
+What a trace does with an operand (the protocol every trace follows, written once here):
+
+- its own tracer (`trace.owns(x)`) is used as it is;
+- a value from an enclosing level (a constant, or a tracer of a live outer trace) is `lift`ed: a
+  JaxprTrace turns it into a Literal or a constvar, a JVP trace would give it a zero tangent;
+- a tracer of a trace that has ended is a leak: `LeakedTracerError`.
+`full_raise(x)` is "own tracer as it is, anything else lifted".
+
+An operation none of whose operands is the current trace's own tracer is handed to the parent trace,
+except by a staging trace, which records every operation bound while it is current, constants only
+included (JAX's "omnistaging"): under `make_jaxpr`/`jit`, `mnp.exp(c)` of a constant is an equation of
+the program, and the IR passes decide what to fold (never growing data), so a loop or branch body
+traced later holds its own computations. A value-carrying trace hands such operations to its parent:
+nothing in them depends on what it differentiates.
+
+Nesting transformations is nesting traces; tracing never imports the library that defines primitives.
 """
 from __future__ import annotations
 
 import gc
+import threading
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, Callable
 
 import numpy as np
@@ -21,6 +40,7 @@ import numpy as np
 from .errors import (ArgumentError, ConcretizationError, LeakedTracerError, MinigradError,
                      OpError)
 from .ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var, aval_of
+from .source import capture
 
 NOVAL = None  # a tracer's `val` when it stands for no concrete value
 
@@ -40,7 +60,13 @@ class Primitive:
 
     def bind(self, *args, **params):
         """Apply the primitive in the current trace (evaluate it, or record it)."""
-        return _state.trace.process(self, args, params)
+        outs = _current.get().process(self, args, params)
+        return outs if self.multiple_results else outs[0]
+
+    def out_avals(self, in_avals, params) -> list:
+        """The shape rule's result as a list (one aval per output)."""
+        avals = self.shape_rule(*in_avals, **params)
+        return list(avals) if self.multiple_results else [avals]
 
     def __repr__(self):
         return self.name
@@ -49,20 +75,56 @@ class Primitive:
 # ---------------------------------------------------------------------------------------------
 # Traces
 
-class EvalTrace:
+class Trace:
+    """A level of interpretation: what `bind` does to an operation while this trace is current.
+
+    Subclasses define `process(prim, args, params) -> list of outputs` and `lift(x, prim)`; see the
+    module docstring for the protocol. `parent` is the enclosing trace (values of this trace's tracers
+    live there), `level` its depth, `alive` False once the transformation that made it has returned.
+    """
+
+    __slots__ = ("parent", "level", "alive")
+
+    def __init__(self, parent: "Trace | None"):
+        self.parent = parent
+        self.level = 0 if parent is None else parent.level + 1
+        self.alive = True
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> list:
+        raise NotImplementedError
+
+    def lift(self, x: Any, prim: Primitive | None = None):
+        """A value from an enclosing level as this trace's operand (see the module docstring)."""
+        raise NotImplementedError
+
+    def owns(self, x: Any) -> bool:
+        """True if x is one of this trace's own tracers."""
+        return isinstance(x, Tracer) and x._trace is self
+
+    def full_raise(self, x: Any, prim: Primitive | None = None):
+        """x as this trace's operand: an own tracer as it is, anything else lifted."""
+        return x if isinstance(x, Tracer) and x._trace is self else self.lift(x, prim)
+
+    def inputs_of(self, tracer: "Tracer") -> list[str]:
+        """Names of the traced arguments a tracer depends on (for error messages); [] if unknown."""
+        return []
+
+
+class EvalTrace(Trace):
     """The root trace: evaluates primitives with their numpy implementations."""
 
     __slots__ = ()
-    parent = None
-    alive = True
-    level = 0
 
-    def process(self, prim: Primitive, args: tuple, params: dict):
+    def lift(self, x, prim=None):
+        return x
+
+    def process(self, prim: Primitive, args: tuple, params: dict) -> list:
         for a in args:
             if isinstance(a, Tracer):
                 raise _leaked(a, prim)
         try:
-            return prim.impl(*args, **params)
+            out = prim.impl(*args, **params)
+            return out if prim.multiple_results else [out]
         except MinigradError:
             raise
         except Exception as e:
@@ -75,35 +137,79 @@ class EvalTrace:
         raise OpError(f"{prim.name} failed on operands ({ops}): {type(failure).__name__}: {failure}")
 
 
-class JaxprTrace:
-    """A trace that records equations; `with_values` tracers also carry their parent-level values."""
+ROOT = EvalTrace(None)  # stateless: every thread's root
+_current: ContextVar[Trace] = ContextVar("minigrad_trace", default=ROOT)
 
-    __slots__ = ("parent", "with_values", "alive", "level", "eqns", "invars", "constvars", "consts",
-                 "_const_ids", "env", "arg_names", "keep")
 
-    def __init__(self, parent, with_values: bool, keep: Callable | None = None):
-        self.parent = parent
+def current_trace() -> Trace:
+    """The trace that `bind` hands operations to right now (in this thread)."""
+    return _current.get()
+
+
+def is_staging() -> bool:
+    """True while a staging trace (make_jaxpr, jit) is current or encloses the current one: operations
+    on constants are recorded then, not computed."""
+    t = _current.get()
+    while t is not None:
+        if type(t) is JaxprTrace and not t.with_values:
+            return True
+        t = t.parent
+    return False
+
+
+@contextmanager
+def set_current_trace(trace: Trace):
+    """Make `trace` current for the block (in this thread), then restore the previous one."""
+    token = _current.set(trace)
+    try:
+        yield trace
+    finally:
+        _current.reset(token)
+
+
+Forward = Callable[["Trace", Primitive, list, dict, list, list], tuple]
+
+
+class JaxprTrace(Trace):
+    """A trace that records equations; `with_values` tracers also carry their parent-level values.
+
+    A value-carrying trace computes each operation's values in its parent by `forward(parent, prim,
+    vals, params, in_avals, out_avals) -> (outs, kept)` when given (a transformation's forward part:
+    `kept` is appended to `trace.kept`, one entry per equation), else by `parent.process`. With
+    `keep_values`, every variable's value is also kept in `trace.env` (for pictures of the values).
+    With `record_calls(code) -> bool` (which frames are user-level calls), each equation's source lists
+    the calls it was made in, below the frame running `top_code` (the traced function).
+    """
+
+    __slots__ = ("with_values", "eqns", "invars", "constvars", "consts", "_const_ids", "env", "kept",
+                 "forward", "arg_names", "_calls", "_is_call", "_frames", "_stop_code")
+
+    def __init__(self, parent: Trace, with_values: bool, forward: Forward | None = None,
+                 keep_values: bool = False, record_calls: Callable | None = None, top_code=None):
+        super().__init__(parent)
         self.with_values = with_values
-        self.alive = True
-        self.level = parent.level + 1
         self.eqns: list[Eqn] = []
         self.invars: list[Var] = []
         self.constvars: list[Var] = []
         self.consts: list = []
         self._const_ids: dict[int, Var] = {}
-        self.env: dict[Var, Any] = {}  # var -> parent-level value (with_values only)
+        self.env: dict[Var, Any] | None = {} if keep_values else None
+        self.kept: list = []
+        self.forward = forward
         self.arg_names: Callable[[], list[str]] | None = None  # names of the invars, for error messages
-        # With values: keep(prim) names the values of an equation to keep in `env` (operand positions and
-        # "ans"), None for all of them. Values not kept live only in their tracers, and are freed with them.
-        self.keep = keep
+        self._calls = self._user_calls if record_calls else None
+        self._is_call = record_calls
+        self._frames: dict = {}
+        self._stop_code = top_code
 
-    def new_arg(self, aval: ShapedArray, val: Any = NOVAL) -> "Tracer":
+    # -- operands ----------------------------------------------------------------------------------
+    def new_arg(self, aval: ShapedArray, val: Any = NOVAL) -> "JaxprTracer":
         """A fresh input variable of the traced function."""
         var = Var(aval)
         self.invars.append(var)
-        if self.with_values:
+        if self.env is not None:
             self.env[var] = val
-        return Tracer(self, aval, val, var)
+        return JaxprTracer(self, var, val)
 
     def lift(self, x: Any, prim: Primitive | None = None):
         """The atom for a value from an enclosing level: a Literal for scalars, else a constvar."""
@@ -111,9 +217,7 @@ class JaxprTrace:
             if not x._trace.alive:
                 raise _leaked(x, prim)
             var = self._const_ids.get(id(x))
-            if var is None:
-                var = self._new_const(x, x.aval)
-            return var
+            return var if var is not None else self._new_const(x, x.aval)
         var = self._const_ids.get(id(x))
         if var is not None:
             return var
@@ -124,7 +228,7 @@ class JaxprTrace:
             raise ArgumentError(f"{op}a value of type {type(x).__name__} was used as an operand; "
                                 "only arrays and scalars can be",
                                 "Convert it with minigrad_fn.numpy.asarray, or keep it out of the computation.")
-        if aval.shape == () and not isinstance(x, Tracer):
+        if aval.shape == ():
             return Literal(np.asarray(x) if not isinstance(x, np.generic) else x, aval)
         return self._new_const(x, aval)
 
@@ -133,52 +237,57 @@ class JaxprTrace:
         self.constvars.append(var)
         self.consts.append(x)
         self._const_ids[id(x)] = var
-        if self.with_values:
+        if self.env is not None:
             self.env[var] = x
         return var
 
-    def process(self, prim: Primitive, args: tuple, params: dict):
-        for a in args:
-            if isinstance(a, Tracer) and a._trace is self:
-                break
-        else:
-            return self.parent.process(prim, args, params)
-        invars = []
-        for a in args:
-            invars.append(a._var if isinstance(a, Tracer) and a._trace is self else self.lift(a, prim))
+    # -- operations --------------------------------------------------------------------------------
+    def process(self, prim: Primitive, args: tuple, params: dict) -> list:
+        if self.with_values:
+            for a in args:
+                if isinstance(a, Tracer) and a._trace is self:
+                    break
+            else:  # nothing here depends on this trace's inputs
+                return self.parent.process(prim, args, params)
+        invars = [a._var if isinstance(a, Tracer) and a._trace is self else self.lift(a, prim) for a in args]
         # The shape rule runs before anything is computed: errors come from it, at trace time, and the
         # recorded types are the rule's (numpy would silently promote mismatched dtypes).
-        avals = prim.shape_rule(*[v.aval for v in invars], **params)
-        if self.with_values:
-            env = self.env
-            # parent-level values: a tracer's own, a literal's, or the lifted value itself
-            vals = [v.val if type(v) is Literal else a.val if isinstance(a, Tracer) and a._trace is self else a
-                    for v, a in zip(invars, args)]
-            out = self.parent.process(prim, vals, params)
-            keep = None
-            if self.keep is not None:  # (without a keep function every value is in env from when it was made)
-                keep = self.keep(prim)
-                for i in range(len(invars)) if keep is None else keep:
-                    if i != "ans" and type(invars[i]) is Var:
-                        env[invars[i]] = vals[i]
-            if prim.multiple_results:
-                outvars = [Var(a) for a in avals]
-                if keep is None or "ans" in keep:
-                    env.update(zip(outvars, out))
-                self.eqns.append(Eqn(prim, invars, outvars, params))
-                return [Tracer(self, v.aval, o, v) for v, o in zip(outvars, out)]
-            var = Var(avals)
-            if keep is None or "ans" in keep:
-                env[var] = out
-            self.eqns.append(Eqn(prim, invars, [var], params))
-            return Tracer(self, avals, out, var)
-        if prim.multiple_results:
-            outvars = [Var(a) for a in avals]
-            self.eqns.append(Eqn(prim, invars, outvars, params))
-            return [Tracer(self, v.aval, NOVAL, v) for v in outvars]
-        var = Var(avals)
-        self.eqns.append(Eqn(prim, invars, [var], params))
-        return Tracer(self, avals, NOVAL, var)
+        in_avals = [v.aval for v in invars]
+        out_avals = prim.out_avals(in_avals, params)
+        if not self.with_values:
+            return self.emit(prim, invars, out_avals, params, [NOVAL] * len(out_avals))
+        # parent-level values: a tracer's own, a literal's, or the lifted value itself
+        vals = [v.val if type(v) is Literal else a.val if isinstance(a, Tracer) and a._trace is self else a
+                for v, a in zip(invars, args)]
+        if self.forward is None:
+            outs = self.parent.process(prim, vals, params)
+        else:
+            outs, kept = self.forward(self.parent, prim, vals, params, in_avals, out_avals)
+            self.kept.append(kept)
+        return self.emit(prim, invars, out_avals, params, outs)
+
+    def emit(self, prim: Primitive, invars: list, out_avals: list, params: dict, vals: list) -> list:
+        """The one place an equation is made: new output variables, the equation with its source info,
+        and a tracer per output (carrying `vals`)."""
+        outvars = [Var(a) for a in out_avals]
+        self.eqns.append(Eqn(prim, invars, outvars, params, capture(3, self._calls)))
+        if self.env is not None:
+            self.env.update(zip(outvars, vals))
+        return [JaxprTracer(self, v, x) for v, x in zip(outvars, vals)]
+
+    def _user_calls(self, frame) -> tuple:
+        """The user-level calls (frames `record_calls` accepts) between the traced function and `frame`,
+        outermost first, as `(function name, call id)`; frames are kept alive while tracing, so an id
+        names one call."""
+        calls = []
+        f = frame
+        while f is not None and f.f_code is not self._stop_code:
+            if self._is_call(f.f_code):
+                calls.append(f)
+            f = f.f_back
+        for f in calls:
+            self._frames[id(f)] = f
+        return tuple((f.f_code.co_name, id(f)) for f in reversed(calls))
 
     def to_jaxpr(self, outs: list) -> ClosedJaxpr:
         """The recorded program with `outs` (tracers of this trace or constants) as its outputs."""
@@ -186,9 +295,9 @@ class JaxprTrace:
         jaxpr = Jaxpr(list(self.constvars), list(self.invars), outvars, list(self.eqns))
         return ClosedJaxpr(jaxpr, list(self.consts))
 
-    def inputs_of(self, var: Var) -> list[str]:
-        """Names of the traced arguments `var` depends on (for errors; walks the equations backwards)."""
-        wanted, found = {var}, []
+    def inputs_of(self, tracer: "Tracer") -> list[str]:
+        """Names of the traced arguments the tracer depends on (walks the equations backwards)."""
+        wanted, found = {tracer._var}, []
         for eqn in reversed(self.eqns):
             if any(o in wanted for o in eqn.outvars):
                 wanted.update(v for v in eqn.invars if type(v) is Var)
@@ -204,55 +313,61 @@ class JaxprTrace:
             return x.val
         return x
 
-
-class _State:
-    __slots__ = ("trace",)
-
-    def __init__(self):
-        self.trace = EvalTrace()
+    def end(self) -> None:
+        """The transformation has returned: later use of its tracers is a leak; frames are let go."""
+        self.alive = False
+        self._frames.clear()
 
 
-_state = _State()
+# ---------------------------------------------------------------------------------------------
+# The cyclic garbage collector, paused while any thread traces
 
-
-def current_trace():
-    """The trace that `bind` hands operations to right now."""
-    return _state.trace
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
 
 
 @contextmanager
 def gc_paused():
-    """Python's cyclic garbage collector off for the block (back as it was after).
+    """Python's cyclic garbage collector off for the block (back as it was when the first of any
+    overlapping blocks, in any thread, began, once the last has ended).
 
     Tracing makes many small objects that live until the trace ends; each collection scans all of them,
     so with the collector on, tracing k operations costs more than k times one. Reference counting still
     frees everything that is not in a cycle; cycles are collected after the block.
     """
-    was = gc.isenabled()
-    gc.disable()
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
     try:
         yield
     finally:
-        if was:
-            gc.enable()
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 @contextmanager
-def new_trace(with_values: bool, keep: Callable | None = None):
-    """Make a JaxprTrace current for the block, child of the current one; end it when the block exits.
-    The outermost trace runs with the cyclic garbage collector paused (see gc_paused)."""
-    parent = _state.trace
-    trace = JaxprTrace(parent, with_values, keep)
-    _state.trace = trace
+def new_trace(with_values: bool, forward: Forward | None = None, keep_values: bool = False,
+              record_calls: Callable | None = None, top_code=None):
+    """Make a JaxprTrace current for the block (in this thread), child of the current one; end it when
+    the block exits. The outermost trace runs with the cyclic garbage collector paused (see gc_paused)."""
+    parent = _current.get()
+    trace = JaxprTrace(parent, with_values, forward, keep_values, record_calls, top_code)
+    token = _current.set(trace)
     try:
-        if type(parent) is EvalTrace:
+        if parent is ROOT:
             with gc_paused():
                 yield trace
         else:
             yield trace
     finally:
-        _state.trace = parent
-        trace.alive = False
+        _current.reset(token)
+        trace.end()
 
 
 def _leaked(t: "Tracer", prim, what: str = "") -> LeakedTracerError:
@@ -267,20 +382,19 @@ def _leaked(t: "Tracer", prim, what: str = "") -> LeakedTracerError:
 # Tracers
 
 class Tracer:
-    """A stand-in for an array while a function is traced: it has an aval and maybe a value.
+    """A stand-in for an array while a function is traced: its trace and abstract value (`aval`).
 
+    Subclasses add what their transformation tracks (a JaxprTracer its variable and maybe a value).
     Operators and numpy protocols (`+`, `@`, indexing, `np.exp(t)`) are attached by the library that
     defines the primitives (`minigrad_fn.numpy`), since this package knows none.
     """
 
-    __slots__ = ("_trace", "aval", "val", "_var")
+    __slots__ = ("_trace", "aval")
     __array_priority__ = 1000
 
-    def __init__(self, trace, aval: ShapedArray, val, var: Var):
+    def __init__(self, trace: Trace, aval: ShapedArray):
         self._trace = trace
         self.aval = aval
-        self.val = val
-        self._var = var
 
     @property
     def shape(self) -> tuple:
@@ -303,13 +417,17 @@ class Tracer:
             raise TypeError("len() of a 0-d array")
         return self.aval.shape[0]
 
+    def concrete_value(self) -> Any:
+        """The value this tracer stands for, or NOVAL when its trace knows none (override per trace)."""
+        return NOVAL
+
     def concrete(self, what: str):
         """The concrete numpy value this tracer stands for, or a ConcretizationError naming `what`."""
         if not self._trace.alive:
             raise _leaked(self, None, what)
-        v = self.val
+        v = self.concrete_value()
         if v is NOVAL:
-            deps = self._trace.inputs_of(self._var)
+            deps = self._trace.inputs_of(self)
             on = f" that depends on {', '.join(deps)}" if deps else ""
             who = deps[0] if len(deps) == 1 else "the arguments that decide this"
             raise ConcretizationError(
@@ -346,12 +464,27 @@ class Tracer:
         raise TypeError(f"a traced array {self.aval} is unhashable; use it as a value, not a key")
 
     def __repr__(self):
-        v = self.val
+        v = self.concrete_value()
         while isinstance(v, Tracer):
-            v = v.val
+            v = v.concrete_value()
         if v is NOVAL:
             return f"Traced<{self.aval}>"
         return f"Traced<{self.aval}>with value {np.array2string(np.asarray(v), threshold=10)}"
+
+
+class JaxprTracer(Tracer):
+    """A JaxprTrace's tracer: the variable it stands for in the program, and (with values) its value."""
+
+    __slots__ = ("_var", "val")
+
+    def __init__(self, trace: JaxprTrace, var: Var, val: Any = NOVAL):
+        self._trace = trace
+        self.aval = var.aval
+        self._var = var
+        self.val = val
+
+    def concrete_value(self):
+        return self.val
 
 
 def is_array_like(x: Any) -> bool:

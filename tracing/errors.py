@@ -2,49 +2,28 @@
 from __future__ import annotations
 
 import linecache
-import os
-import sys
 
-_INTERNAL_DIRS: list[str] = [os.path.dirname(os.path.abspath(__file__)) + os.sep]
-
-
-def register_internal_dir(path: str) -> None:
-    """Mark a package directory as library code, so error messages point past it to the user's line."""
-    d = os.path.dirname(os.path.abspath(path)) + os.sep if os.path.isfile(path) else os.path.abspath(path) + os.sep
-    if d not in _INTERNAL_DIRS:
-        _INTERNAL_DIRS.append(d)
-
-
-def _third_party_dirs() -> list[str]:
-    dirs = []
-    for mod in ("numpy", "optree", "contextlib", "functools"):
-        m = sys.modules.get(mod)
-        f = getattr(m, "__file__", None)
-        if f:
-            dirs.append(os.path.dirname(os.path.abspath(f)) + os.sep if mod in ("numpy", "optree")
-                        else os.path.abspath(f))
-    return dirs
-
-
-def user_frame():
-    """The innermost stack frame that belongs to the user's code (not to this library, numpy or optree)."""
-    skip = tuple(_INTERNAL_DIRS) + tuple(_third_party_dirs())
-    f = sys._getframe(1)
-    while f is not None:
-        fn = os.path.abspath(f.f_code.co_filename)
-        if not fn.startswith(skip) and not fn.startswith("<frozen"):
-            return f
-        f = f.f_back
-    return None
+from .source import emitting_for, register_internal_dir, user_frame  # noqa: F401
 
 
 def user_line() -> str:
-    """`file:line in function: source` for the user's innermost frame, or '' if none is found."""
-    f = user_frame()
+    """`file:line in function: source` for the user's innermost frame, or '' if none is found.
+
+    While a rule emits equations on behalf of another equation (a backward pass), that is the forward
+    equation's line, said so."""
+    src = emitting_for()
+    if src is not None and src.code is not None and src.forward is not None:
+        return (f"{_line_text(src.code.co_filename, src.line, src.code.co_name)} "
+                f"(in the backward pass of {src.forward.prim.name})")
+    f = user_frame(2)
     if f is None:
         return ""
-    src = linecache.getline(f.f_code.co_filename, f.f_lineno).strip()
-    loc = f"{f.f_code.co_filename}:{f.f_lineno} in {f.f_code.co_name}"
+    return _line_text(f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
+
+
+def _line_text(filename: str, line: int, function: str) -> str:
+    src = linecache.getline(filename, line).strip()
+    loc = f"{filename}:{line} in {function}"
     return f"{loc}: `{src}`" if src else loc
 
 

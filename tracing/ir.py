@@ -1,9 +1,11 @@
 """The IR: abstract values, variables, literals, equations and jaxprs, plus the jaxpr-style printer."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
+
+from .source import NO_SOURCE, SourceInfo
 
 _SHORT = {
     "float16": "f16", "float32": "f32", "float64": "f64", "bfloat16": "bf16",
@@ -96,18 +98,44 @@ Atom = "Var | Literal"
 
 
 class Eqn:
-    """One equation `outvars = prim[params](invars)`."""
+    """One equation `outvars = prim[params](invars)`, and where it came from (`source`)."""
 
-    __slots__ = ("prim", "invars", "outvars", "params")
+    __slots__ = ("prim", "invars", "outvars", "params", "source")
 
-    def __init__(self, prim, invars: list, outvars: list, params: dict):
+    def __init__(self, prim, invars: list, outvars: list, params: dict, source: SourceInfo = NO_SOURCE):
         self.prim = prim
         self.invars = invars
         self.outvars = outvars
         self.params = params
+        self.source = source
+
+    def replace(self, prim=None, invars=None, outvars=None, params=None) -> "Eqn":
+        """A copy with some parts changed; the source info is kept (every rewrite uses this)."""
+        return Eqn(self.prim if prim is None else prim, self.invars if invars is None else invars,
+                   self.outvars if outvars is None else outvars, self.params if params is None else params,
+                   self.source)
 
     def __repr__(self):
         return f"Eqn({self.prim.name}, {len(self.invars)} in, {len(self.outvars)} out)"
+
+
+def subjaxprs(eqn: Eqn) -> Iterator[tuple[str, "Jaxpr"]]:
+    """`(param name, Jaxpr)` for every program an equation holds in its params (a call's body, a loop's
+    body, a conditional's branches): the one way every tool that walks IR finds nested programs. A
+    ClosedJaxpr yields its Jaxpr; a tuple or list of them yields each."""
+    for k, v in eqn.params.items():
+        if isinstance(v, Jaxpr):
+            yield k, v
+        elif isinstance(v, ClosedJaxpr):
+            yield k, v.jaxpr
+        elif isinstance(v, (tuple, list)) and v and isinstance(v[0], (Jaxpr, ClosedJaxpr)):
+            for b in v:
+                yield k, b if isinstance(b, Jaxpr) else b.jaxpr
+
+
+def has_subjaxprs(eqn: Eqn) -> bool:
+    """True if the equation holds a nested program (a higher-order primitive)."""
+    return next(subjaxprs(eqn), None) is not None
 
 
 class Jaxpr:
@@ -129,6 +157,10 @@ class Jaxpr:
     @property
     def out_avals(self) -> list:
         return [v.aval for v in self.outvars]
+
+    def pretty(self, source: bool = False) -> str:
+        """The program as text; `source=True` notes each equation's user line and name stack."""
+        return pp_jaxpr(self, source=source)
 
     def __str__(self):
         return pp_jaxpr(self)
@@ -156,6 +188,10 @@ class ClosedJaxpr:
     @property
     def out_avals(self) -> list:
         return self.jaxpr.out_avals
+
+    def pretty(self, source: bool = False) -> str:
+        """The program as text; `source=True` notes each equation's user line and name stack."""
+        return pp_jaxpr(self.jaxpr, source=source)
 
     def __str__(self):
         return pp_jaxpr(self.jaxpr)
@@ -189,13 +225,12 @@ def _pp_param(v: Any) -> str:
         return v.name
     if isinstance(v, type) and issubclass(v, np.generic):
         return np.dtype(v).name
-    if isinstance(v, (Jaxpr, ClosedJaxpr)):
-        return "{ jaxpr }"
     return str(v)
 
 
-def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0) -> str:
-    """Render a Jaxpr as text: `{ lambda consts; args. let eqns in (outs) }`."""
+def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0, source: bool = False) -> str:
+    """Render a Jaxpr as text: `{ lambda consts; args. let eqns in (outs) }`; nested programs (see
+    `subjaxprs`) are printed indented inside their equation's params."""
     names: dict = {}
     gen = var_names()
 
@@ -217,14 +252,25 @@ def pp_jaxpr(jaxpr: Jaxpr, indent: int = 0) -> str:
     for eqn in jaxpr.eqns:
         outs = " ".join(decl(v) for v in eqn.outvars)
         params = ""
-        if any(isinstance(v, Jaxpr) for v in eqn.params.values()):  # a call: its body, indented
-            inner = [f"{k}={pp_jaxpr(v, indent + 6).lstrip()}" if isinstance(v, Jaxpr) else f"{k}={_pp_param(v)}"
-                     for k, v in sorted(eqn.params.items())]
+        nested = {k for k, _ in subjaxprs(eqn)}
+        if nested:  # a higher-order primitive: its programs, indented
+            inner = []
+            for k, v in sorted(eqn.params.items()):
+                if k in nested:
+                    bodies = [b for kk, b in subjaxprs(eqn) if kk == k]
+                    text = "\n".join(pp_jaxpr(b, indent + 6, source).lstrip() if i == 0 else
+                                     pp_jaxpr(b, indent + 6, source) for i, b in enumerate(bodies))
+                    inner.append(f"{k}={text}")
+                else:
+                    inner.append(f"{k}={_pp_param(v)}")
             params = "[\n" + "".join(f"{pad}      {p}\n" for p in inner) + f"{pad}    ]"
         elif eqn.params:
             params = "[" + " ".join(f"{k}={_pp_param(v)}" for k, v in sorted(eqn.params.items())) + "]"
         ins = " ".join(name(v) for v in eqn.invars)
-        lines.append(f"{pad}    {outs} = {eqn.prim.name}{params} {ins}".rstrip())
+        line = f"{pad}    {outs} = {eqn.prim.name}{params} {ins}".rstrip()
+        if source and eqn.source.describe():
+            line += f"  # {eqn.source.describe()}"
+        lines.append(line)
     outs = ", ".join(name(v) for v in jaxpr.outvars)
     lines.append(f"{pad}  in ({outs},) }}" if len(jaxpr.outvars) == 1 else f"{pad}  in ({outs}) }}")
     return "\n".join(lines)

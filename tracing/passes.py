@@ -4,6 +4,11 @@ Primitives are pure, so an equation can be dropped when nothing reads its output
 time when its operands are all known, or merged with an identical earlier one. Rules that know a
 particular primitive (x * 1 -> x, neg(neg(x)) -> x, a transpose folded into dot_general) live beside that
 primitive, in `prim.rules["simplify"]`; this module only applies them.
+
+Every pass sees inside nested programs (a `jit` call's body, later loop and branch bodies) through
+`subjaxprs`: the type checker checks them, simplification and DCE optimise them, and a primitive's
+`rules["dce"]` may drop the outputs of its body that nothing reads. Constant folding never evaluates an
+equation that holds a program (it would run a call or a loop at optimisation time).
 """
 from __future__ import annotations
 
@@ -11,26 +16,38 @@ import numpy as np
 
 from .core import Tracer, gc_paused
 from .errors import JaxprTypeError
-from .ir import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
+from .ir import ClosedJaxpr, Eqn, Jaxpr, Literal, Var, has_subjaxprs, subjaxprs
 
 
-def dce(jaxpr: Jaxpr) -> Jaxpr:
-    """Drop equations none of whose outputs reach the jaxpr's outputs (primitives are pure)."""
+def dce(jaxpr: Jaxpr, use_rules: bool = True) -> Jaxpr:
+    """Drop equations none of whose outputs reach the jaxpr's outputs (primitives are pure). An equation
+    some of whose outputs are unused is given to its primitive's `rules["dce"](eqn, used_outputs)`, when
+    it has one, which returns a smaller equation (or None to keep it as it is)."""
     live = {v for v in jaxpr.outvars if type(v) is Var}
     kept = []
+    changed = False
     for eqn in reversed(jaxpr.eqns):
-        if any(v in live for v in eqn.outvars):
-            kept.append(eqn)
-            live.update(v for v in eqn.invars if type(v) is Var)
-    kept.reverse()
-    if len(kept) == len(jaxpr.eqns):
+        used = [v in live for v in eqn.outvars]
+        if not any(used):
+            changed = True
+            continue
+        rule = eqn.prim.rules.get("dce") if use_rules else None
+        if rule is not None and not all(used):
+            smaller = rule(eqn, used)
+            if smaller is not None:
+                eqn, changed = smaller, True
+        kept.append(eqn)
+        live.update(v for v in eqn.invars if type(v) is Var)
+    if not changed:
         return jaxpr
+    kept.reverse()
     return Jaxpr(jaxpr.constvars, jaxpr.invars, jaxpr.outvars, kept)
 
 
-def dce_closed(closed: ClosedJaxpr) -> ClosedJaxpr:
-    """DCE that also drops constants no remaining equation or output reads."""
-    jaxpr = dce(closed.jaxpr)
+def dce_closed(closed: ClosedJaxpr, use_rules: bool = True) -> ClosedJaxpr:
+    """DCE that also drops constants no remaining equation or output reads (`use_rules=False`: whole
+    equations only, each kept as it is)."""
+    jaxpr = dce(closed.jaxpr, use_rules)
     used = {v for e in jaxpr.eqns for v in e.invars if type(v) is Var}
     used.update(v for v in jaxpr.outvars if type(v) is Var)
     pairs = [(v, c) for v, c in zip(jaxpr.constvars, closed.consts) if v in used]
@@ -54,7 +71,7 @@ def typecheck(jaxpr: Jaxpr) -> None:
     for v in jaxpr.invars:
         define(v, "invars")
     for i, eqn in enumerate(jaxpr.eqns):
-        where = f"equation {i} ({eqn.prim.name})"
+        where = f"equation {i} ({eqn.prim.name}" + (f" at {eqn.source.location()})" if eqn.source.code else ")")
         for v in eqn.invars:
             if type(v) is Var and v not in defined:
                 raise JaxprTypeError(f"{where}: reads a variable {v.aval} before it is defined")
@@ -66,6 +83,11 @@ def typecheck(jaxpr: Jaxpr) -> None:
                                  f"gives {[str(a) for a in expect]}")
         for v in eqn.outvars:
             define(v, where)
+        for k, body in subjaxprs(eqn):
+            try:
+                typecheck(body)
+            except JaxprTypeError as e:
+                raise JaxprTypeError(f"{where}, in its {k}: {e.raw_message}") from None
     for v in jaxpr.outvars:
         if type(v) is Var and v not in defined:
             raise JaxprTypeError(f"output {v.aval} is never defined")
@@ -77,17 +99,26 @@ def typecheck(jaxpr: Jaxpr) -> None:
 class RewriteContext:
     """What a primitive's "simplify" rule may ask about an equation's operands."""
 
-    __slots__ = ("_consts", "_producers")
+    __slots__ = ("_consts", "_producers", "_unfolded", "_values")
 
     def __init__(self, consts: dict, producers: dict):
         self._consts = consts
         self._producers = producers
+        self._unfolded: dict = {}  # var -> equation of known operands left unfolded (it would grow data)
+        self._values: dict = {}
 
     def value(self, atom):
-        """The concrete numpy value of a literal or constant operand, else None."""
+        """The concrete numpy value of a literal or constant operand, or of an equation of constants
+        left in the program because folding it would grow data (`ones` as a broadcast of 1.0); else None."""
         if type(atom) is Literal:
             return atom.val
-        return self._consts.get(atom)
+        v = self._consts.get(atom)
+        if v is None and atom in self._unfolded:
+            v = self._values.get(atom)
+            if v is None:
+                eqn = self._unfolded[atom]
+                v = self._values[atom] = eqn.prim.impl(*[self.value(a) for a in eqn.invars], **eqn.params)
+        return v
 
     def producer(self, atom):
         """The equation that computes `atom` (a Var), or None for inputs, constants and literals."""
@@ -112,16 +143,18 @@ def _params_key(params):
         return None
 
 
-def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
+def simplify(closed: ClosedJaxpr, new_consts: bool = True) -> ClosedJaxpr:
     """One forward walk that folds constants, applies each primitive's "simplify" rule and merges
     equations computing the same thing (CSE); follow with DCE to drop what became dead.
 
     An equation is folded (evaluated now with its numpy implementation) when every operand is a literal
     or a concrete constant and its result is no bigger than its operands (a broadcast of a scalar is
-    kept as an equation rather than becoming a large constant).
+    kept as an equation rather than becoming a large constant). With `new_consts=False` (a nested
+    program, which has no constants of its own) only scalar results are folded, into literals.
+    Nested programs are optimised in place of their equation.
     """
     jaxpr = closed.jaxpr
-    consts = {v: c for v, c in zip(jaxpr.constvars, closed.consts) if not isinstance(c, Tracer)}
+    consts = {v: c for v, c in zip(jaxpr.constvars, closed.consts) if c is not None and not isinstance(c, Tracer)}
     constvars, constvals = list(jaxpr.constvars), list(closed.consts)
     subst: dict = {}
     producers: dict = {}
@@ -132,9 +165,14 @@ def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
         invars = [subst.get(v, v) if type(v) is Var else v for v in eqn.invars]
         prim, params, outvars = eqn.prim, eqn.params, eqn.outvars
         if invars != eqn.invars:
-            eqn = Eqn(prim, invars, outvars, params)
+            eqn = eqn.replace(invars=invars)
+        nested = has_subjaxprs(eqn)
+        if nested:
+            eqn = _simplify_bodies(eqn)
+            params = eqn.params
         # constant folding
-        if not prim.multiple_results and all(type(v) is Literal or v in consts for v in invars):
+        if not prim.multiple_results and not nested and all(type(v) is Literal or v in consts for v in invars) \
+                and (new_consts or outvars[0].aval.shape == ()):
             aval = outvars[0].aval
             sizes = sum(int(np.size(ctx.value(v))) for v in invars)
             if aval.size <= max(1, sizes):
@@ -151,6 +189,8 @@ def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
                         consts[atom] = val
                     subst[outvars[0]] = atom
                     continue
+            else:
+                ctx._unfolded[outvars[0]] = eqn
         # algebraic rules, beside each primitive
         rule = prim.rules.get("simplify")
         if rule is not None:
@@ -175,6 +215,28 @@ def simplify(closed: ClosedJaxpr) -> ClosedJaxpr:
         eqns.append(eqn)
     outs = [subst.get(v, v) if type(v) is Var else v for v in jaxpr.outvars]
     return ClosedJaxpr(Jaxpr(constvars, jaxpr.invars, outs, eqns), constvals)
+
+
+def _simplify_bodies(eqn: Eqn) -> Eqn:
+    """The equation with each nested program optimised (same inputs and outputs)."""
+    params = dict(eqn.params)
+    for k, v in eqn.params.items():
+        if isinstance(v, Jaxpr):
+            params[k] = _optimize_body(v)
+        elif isinstance(v, ClosedJaxpr):
+            params[k] = ClosedJaxpr(_optimize_body(v.jaxpr, len(v.consts)), v.consts)
+        elif isinstance(v, (tuple, list)) and v and isinstance(v[0], (Jaxpr, ClosedJaxpr)):
+            params[k] = type(v)(_simplify_bodies(eqn.replace(params={"b": b})).params["b"] for b in v)
+    return eqn.replace(params=params)
+
+
+def _optimize_body(jaxpr: Jaxpr, n_consts: int = 0) -> Jaxpr:
+    if "optimized" in jaxpr.cache:
+        return jaxpr
+    out = dce(simplify(ClosedJaxpr(jaxpr, [None] * len(jaxpr.constvars)), new_consts=False).jaxpr)
+    out = jaxpr if len(out.eqns) == len(jaxpr.eqns) and out.outvars == jaxpr.outvars else out
+    out.cache["optimized"] = True
+    return out
 
 
 def optimize(closed: ClosedJaxpr) -> ClosedJaxpr:

@@ -1,10 +1,14 @@
 """Array creation. Constants are plain numpy arrays (they never depend on traced inputs), except
-`array`/`asarray` of traced values, which stay traced."""
+`array`/`asarray` of traced values, which stay traced, and zeros/ones/full while a program is staged
+(make_jaxpr, jit): those are recorded as a broadcast of a scalar, as JAX does, so the program holds no
+large constant."""
 from __future__ import annotations
 
 import numpy as np
 
-from tracing import Tracer
+from tracing import Tracer, is_staging
+
+from .. import primitives as P
 
 from ._core import as_array
 
@@ -39,13 +43,13 @@ def _like_shape(a, dtype, shape):
 def zeros_like(a, dtype=None, shape=None):
     """numpy.zeros_like (a constant, even for a traced a)."""
     s, dt = _like_shape(a, dtype, shape)
-    return np.zeros(s, dt)
+    return zeros(s, dt)
 
 
 def ones_like(a, dtype=None, shape=None):
     """numpy.ones_like (a constant, even for a traced a)."""
     s, dt = _like_shape(a, dtype, shape)
-    return np.ones(s, dt)
+    return ones(s, dt)
 
 
 def empty_like(a, dtype=None, shape=None):
@@ -64,8 +68,23 @@ def full(shape, fill_value, dtype=None):
     if isinstance(fill_value, Tracer):
         from ._shape import broadcast_to
         return broadcast_to(as_array(fill_value, np.dtype(dtype) if dtype else None), shape)
+    if is_staging():  # recorded as a broadcast of the scalar: no large constant in the program
+        v = np.array(fill_value, dtype=dtype)
+        dims = tuple(int(d) for d in shape) if np.ndim(shape) else (int(shape),)
+        if v.ndim == 0 and int(np.prod(dims, dtype=np.int64)) > 1:
+            return P.broadcast_in_dim(v, dims, ())
     return np.full(shape, fill_value, dtype)
 
 
-zeros, ones, empty, eye, identity, arange, linspace, tri = (
-    np.zeros, np.ones, np.zeros, np.eye, np.identity, np.arange, np.linspace, np.tri)
+def zeros(shape, dtype=float):
+    """numpy.zeros."""
+    return full(shape, 0, dtype)
+
+
+def ones(shape, dtype=float):
+    """numpy.ones."""
+    return full(shape, 1, dtype)
+
+
+empty = zeros
+eye, identity, arange, linspace, tri = np.eye, np.identity, np.arange, np.linspace, np.tri

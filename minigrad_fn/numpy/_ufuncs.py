@@ -203,7 +203,7 @@ def round(a, decimals: int = 0, out=None):  # noqa: A001
         return P.round(a)
     # as numpy: scale by 10**|decimals| (exact for moderate decimals), round, scale back
     dt = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
-    f = np.asarray(10.0 ** abs(decimals), dt)
+    f = np.asarray(10.0 ** (decimals if decimals > 0 else -decimals), dt)  # (not the traced abs above)
     x = as_array(a, dt)
     r = P.div(P.round(P.mul(x, f)), f) if decimals > 0 else P.mul(P.round(P.div(x, f)), f)
     return as_array(r, a.dtype)

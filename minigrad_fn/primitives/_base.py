@@ -9,25 +9,83 @@ import numpy as np
 from tracing import DTypeError, Primitive, ShapedArray, ShapeError
 
 
-def primitive(name: str, shape_rule: Callable, impl: Callable, vjp: Sequence | Callable | None = None,
-              lower: Callable | None = None, multiple_results: bool = False,
-              reads: Sequence | None = None) -> Primitive:
-    """Make a primitive with its shape rule, numpy implementation, VJP rule(s) and JAX lowering.
+class VJP:
+    """A primitive's reverse-mode rule, in the one shape every VJP rule has: a forward part and a
+    backward part.
 
-    `vjp` is a list with one rule per operand, `rule(g, ans, *operands, **params) -> cotangent`, where an
-    entry None means no gradient flows to that operand (integer operands, piecewise-constant functions).
-    A single callable `rule(cts, ans, operands, params, wanted) -> list` handles all operands at once.
+    - `fwd(parent, prim, args, params, in_avals, out_avals) -> (outs, residuals)` computes the outputs in
+      the `parent` trace and returns what the backward part needs (grad keeps exactly that, no more).
+    - `bwd(eqn, residuals, cts, wanted) -> list`: one cotangent per operand (None: zero, or not wanted),
+      from the equation (its params, and its operands' and outputs' avals), the residuals, one cotangent
+      per output (None: a symbolic zero) and `wanted[i]`, whether operand i needs one.
+
+    The default forward part (`fwd=None`) binds the primitive and keeps the values of the operands at
+    positions `reads` (every operand when None), then the outputs' values with `reads_ans`, as a tuple.
+    A primitive whose backward needs other intermediates (a call's body, later a loop) gives its own `fwd`.
+    """
+
+    __slots__ = ("fwd", "bwd", "reads", "reads_ans")
+
+    def __init__(self, bwd: Callable, reads: Sequence[int] | None = None, reads_ans: bool | None = None,
+                 fwd: Callable | None = None):
+        self.bwd = bwd
+        self.reads = None if reads is None else tuple(sorted(reads))
+        self.reads_ans = reads is None if reads_ans is None else reads_ans
+        self.fwd = fwd if fwd is not None else self._default_fwd
+
+    def _default_fwd(self, parent, prim, args, params, in_avals, out_avals):
+        outs = parent.process(prim, args, params)
+        reads = self.reads
+        res = tuple(args) if reads is None else tuple(args[i] for i in reads) if reads else ()
+        return outs, res + tuple(outs) if self.reads_ans else res
+
+    def unpack(self, eqn, res) -> tuple[list, list]:
+        """The default residuals as `(operands, outputs)`: values where kept, avals (shape and dtype)
+        elsewhere."""
+        ins = [v.aval for v in eqn.invars]
+        reads = range(len(ins)) if self.reads is None else self.reads
+        for i, x in zip(reads, res):
+            ins[i] = x
+        outs = list(res[len(reads):]) if self.reads_ans else [v.aval for v in eqn.outvars]
+        return ins, outs
+
+
+def per_operand(rules: Sequence) -> Callable:
+    """A backward part from one rule per operand, `rule(g, ans, *operands, **params) -> cotangent`
+    (operands and ans as the default forward part kept them: values, or avals for those not read); an
+    entry None means no gradient flows to that operand (integer operands, piecewise-constant functions)."""
+    rules = list(rules)
+
+    def bwd(eqn, res, cts, wanted):
+        ins, outs = eqn.prim.rules["vjp"].unpack(eqn, res)
+        g, ans, params = cts[0], outs[0], eqn.params
+        return [rule(g, ans, *ins, **params) if w and rule is not None else None
+                for rule, w in zip(bwd.rules, wanted)]
+    bwd.rules = rules  # swappable (tests plant a wrong rule here)
+    return bwd
+
+
+def primitive(name: str, shape_rule: Callable, impl: Callable, vjp: Sequence | Callable | VJP | None,
+              lower: Callable | None = None, multiple_results: bool = False,
+              reads: Sequence[int] | None = None, reads_ans: bool | None = None) -> Primitive:
+    """Make a primitive with its shape rule, numpy implementation, VJP rule and JAX lowering.
+
+    `vjp` is a VJP, a list with one rule per operand (see `per_operand`), or a backward part
+    `bwd(eqn, residuals, cts, wanted)`; `reads`/`reads_ans` say what the default forward part keeps
+    (see VJP). A list whose rules are all None reads nothing.
+    None means the primitive has no VJP rule: differentiating through it is an error naming it, never a
+    zero (a non-differentiable primitive says so with a list of None).
     `lower(*operands, **params)` computes the same result with `jax.lax` on JAX values (for jit).
-    `reads` names the values the VJP rules compute with (operand positions, "ans" for the result): grad
-    keeps only those for the backward pass; the rules see the others' shapes and dtypes only. None
-    (the default) keeps them all; rules that are all None read nothing.
     """
     p = Primitive(name, shape_rule, impl, multiple_results)
-    p.rules["vjp"] = vjp
-    if reads is not None:
-        p.rules["vjp_reads"] = frozenset(reads)
-    elif isinstance(vjp, (list, tuple)) and all(r is None for r in vjp):
-        p.rules["vjp_reads"] = frozenset()
+    if isinstance(vjp, (list, tuple)):
+        if all(r is None for r in vjp) and reads is None:
+            reads, reads_ans = (), False
+        vjp = VJP(per_operand(vjp), reads, reads_ans)
+    elif vjp is not None and not isinstance(vjp, VJP):
+        vjp = VJP(vjp, reads, reads_ans)
+    if vjp is not None:
+        p.rules["vjp"] = vjp
     if lower is not None:
         p.rules["lower"] = lower
     return p

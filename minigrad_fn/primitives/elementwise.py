@@ -56,9 +56,9 @@ def unbroadcast(g, shape: tuple):
 
 
 # ---- unary, float -------------------------------------------------------------------------------
-def _unop(name, impl, vjp, float_only=True, lower=None, reads=None):
+def _unop(name, impl, vjp, float_only=True, lower=None, reads=None, reads_ans=None):
     rule = (_float_unary_rule if float_only else _unary_rule)(name)
-    return primitive(name, rule, impl, [vjp], lower or lax_op(name), reads=reads)  # lax has the same name
+    return primitive(name, rule, impl, [vjp], lower or lax_op(name), reads=reads, reads_ans=reads_ans)  # lax has the same name
 
 
 def _neg_of_neg(eqn, ctx):
@@ -68,17 +68,17 @@ def _neg_of_neg(eqn, ctx):
 
 neg_p = _unop("neg", np.negative, lambda g, ans, x: neg(g), float_only=False, reads=())
 neg_p.rules["simplify"] = _neg_of_neg
-exp_p = _unop("exp", np.exp, lambda g, ans, x: mul(g, ans), reads=("ans",))
+exp_p = _unop("exp", np.exp, lambda g, ans, x: mul(g, ans), reads=(), reads_ans=True)
 log_p = _unop("log", np.log, lambda g, ans, x: div(g, x), reads=(0,))
 log1p_p = _unop("log1p", np.log1p, lambda g, ans, x: div(g, add(x, scalar(1, x))), reads=(0,))
-expm1_p = _unop("expm1", np.expm1, lambda g, ans, x: mul(g, add(ans, scalar(1, ans))), reads=("ans",))
+expm1_p = _unop("expm1", np.expm1, lambda g, ans, x: mul(g, add(ans, scalar(1, ans))), reads=(), reads_ans=True)
 sin_p = _unop("sin", np.sin, lambda g, ans, x: mul(g, cos(x)), reads=(0,))
 cos_p = _unop("cos", np.cos, lambda g, ans, x: neg(mul(g, sin(x))), reads=(0,))
-tan_p = _unop("tan", np.tan, lambda g, ans, x: mul(g, add(scalar(1, ans), mul(ans, ans))), reads=("ans",))
-tanh_p = _unop("tanh", np.tanh, lambda g, ans, x: mul(g, sub(scalar(1, ans), mul(ans, ans))), reads=("ans",))
+tan_p = _unop("tan", np.tan, lambda g, ans, x: mul(g, add(scalar(1, ans), mul(ans, ans))), reads=(), reads_ans=True)
+tanh_p = _unop("tanh", np.tanh, lambda g, ans, x: mul(g, sub(scalar(1, ans), mul(ans, ans))), reads=(), reads_ans=True)
 logistic_p = _unop("logistic", lambda x: _logistic_impl(x),
-                   lambda g, ans, x: mul(g, mul(ans, sub(scalar(1, ans), ans))), reads=("ans",))
-sqrt_p = _unop("sqrt", np.sqrt, lambda g, ans, x: div(g, mul(scalar(2, ans), ans)), reads=("ans",))
+                   lambda g, ans, x: mul(g, mul(ans, sub(scalar(1, ans), ans))), reads=(), reads_ans=True)
+sqrt_p = _unop("sqrt", np.sqrt, lambda g, ans, x: div(g, mul(scalar(2, ans), ans)), reads=(), reads_ans=True)
 # abs'(0) = 1, as lax.abs: the gradient is select(x >= 0, g, -g)
 abs_p = _unop("abs", np.abs, lambda g, ans, x: select(ge(x, scalar(0, x)), g, neg(g)), float_only=False, reads=(0,))
 # piecewise constant: the gradient is zero almost everywhere, as in JAX
@@ -132,11 +132,11 @@ def integer_pow(x, y: int): return integer_pow_p.bind(x, y=int(y))
 
 
 # ---- binary arithmetic -----------------------------------------------------------------------------
-def _binop(name, impl, rule_x, rule_y, lower=None, reads=None):
+def _binop(name, impl, rule_x, rule_y, lower=None, reads=None, reads_ans=None):
     def unbroadcasting(rule, i):
         return lambda g, ans, x, y: unbroadcast(rule(g, ans, x, y), (x, y)[i].shape)
     return primitive(name, _binary_rule(name), impl, [unbroadcasting(rule_x, 0), unbroadcasting(rule_y, 1)],
-                     lower or lax_op(name), reads=reads)
+                     lower or lax_op(name), reads=reads, reads_ans=reads_ans)
 
 
 def _pow_dx(g, ans, x, y):
@@ -167,12 +167,12 @@ add_p = _binop("add", np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g, re
 sub_p = _binop("sub", np.subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: neg(g), reads=())
 mul_p = _binop("mul", np.multiply, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(g, x), reads=(0, 1))
 div_p = _binop("div", lambda x, y: _div_impl(x, y), lambda g, ans, x, y: div(g, y),
-               lambda g, ans, x, y: neg(mul(g, div(ans, y))), reads=(1, "ans"))
+               lambda g, ans, x, y: neg(mul(g, div(ans, y))), reads=(1,), reads_ans=True)
 pow_p = _binop("pow", np.power, _pow_dx, _pow_dy,  # lax.pow takes float bases only
                lambda x, y: (lax_op("pow") if np.dtype(x.dtype).kind in "fc" else jnp.power)(x, y),
-               reads=(0, 1, "ans"))
-max_p = _binop("max", np.maximum, _max_rule(0, 1), _max_rule(1, 0), reads=(0, 1, "ans"))
-min_p = _binop("min", np.minimum, _max_rule(0, 1), _max_rule(1, 0), reads=(0, 1, "ans"))
+               reads=(0, 1), reads_ans=True)
+max_p = _binop("max", np.maximum, _max_rule(0, 1), _max_rule(1, 0), reads=(0, 1), reads_ans=True)
+min_p = _binop("min", np.minimum, _max_rule(0, 1), _max_rule(1, 0), reads=(0, 1), reads_ans=True)
 add_p.rules["simplify"] = unit_rule(0)  # x + 0 -> x: the symbolic zeros a backward pass can leave behind
 sub_p.rules["simplify"] = unit_rule(0, commutative=False)
 mul_p.rules["simplify"] = unit_rule(1)  # x * 1 -> x: e.g. the cotangent 1.0 that seeds grad

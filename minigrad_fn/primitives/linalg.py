@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tracing import Eqn, ShapedArray, ShapeError
+from tracing import ShapedArray, ShapeError
 
 from . import shape as S
 from ._base import lax_fn, primitive, same_dtype
@@ -106,7 +106,7 @@ def _fold_transposes(eqn, ctx):
     if not changed:
         return None
     dn = ((dims[0][0], dims[1][0]), (dims[0][1], dims[1][1]))
-    return Eqn(dot_general_p, ops, eqn.outvars, {"dimension_numbers": dn})
+    return eqn.replace(invars=ops, params={"dimension_numbers": dn})
 
 
 dot_general_p.rules["simplify"] = _fold_transposes

@@ -65,9 +65,9 @@ reduce_sum_p = primitive("reduce_sum", _reduce_rule("reduce_sum"), _sum_impl, [_
                          lambda x, *, axes: jnp.sum(x, axis=axes, dtype=x.dtype), reads=())
 reduce_sum_p.rules["simplify"] = lambda eqn, ctx: eqn.invars[0] if not eqn.params["axes"] else None
 reduce_max_p = primitive("reduce_max", _reduce_rule("reduce_max"), lambda x, *, axes: np.max(x, axis=axes),
-                         [_chooser_vjp], lambda x, *, axes: jnp.max(x, axis=axes), reads=(0, "ans"))
+                         [_chooser_vjp], lambda x, *, axes: jnp.max(x, axis=axes), reads=(0,), reads_ans=True)
 reduce_min_p = primitive("reduce_min", _reduce_rule("reduce_min"), lambda x, *, axes: np.min(x, axis=axes),
-                         [_chooser_vjp], lambda x, *, axes: jnp.min(x, axis=axes), reads=(0, "ans"))
+                         [_chooser_vjp], lambda x, *, axes: jnp.min(x, axis=axes), reads=(0,), reads_ans=True)
 reduce_prod_p = primitive("reduce_prod", _reduce_rule("reduce_prod"), _prod_impl, [_prod_vjp],
                           lambda x, *, axes: jnp.prod(x, axis=axes, dtype=x.dtype), reads=(0,))
 

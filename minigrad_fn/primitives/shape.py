@@ -5,7 +5,7 @@ import builtins
 
 import numpy as np
 
-from tracing import Eqn, ShapedArray, ShapeError
+from tracing import ShapedArray, ShapeError
 
 from . import reductions as R
 from ._base import check_axes, fmt_shapes, jnp, lax, lax_fn, primitive, same_dtype
@@ -64,7 +64,7 @@ def _reshape_simplify(eqn, ctx):
         return x
     p = ctx.producer(x)  # reshape of a reshape: one reshape
     if p is not None and p.prim is reshape_p:
-        return Eqn(reshape_p, [p.invars[0]], eqn.outvars, eqn.params)
+        return eqn.replace(invars=[p.invars[0]])
     return None
 
 
@@ -96,7 +96,7 @@ def _transpose_simplify(eqn, ctx):
     if perm == tuple(range(len(perm))):
         return x
     if x is not eqn.invars[0]:
-        return Eqn(transpose_p, [x], eqn.outvars, {"permutation": perm})
+        return eqn.replace(invars=[x], params={"permutation": perm})
     return None
 
 
@@ -158,8 +158,8 @@ def _concat_rule(*xs, dimension):
     return ShapedArray(tuple(shape), xs[0].dtype)
 
 
-def _concat_vjp(cts, ans, xs, params, wanted):
-    g, dim = cts[0], params["dimension"]
+def _concat_vjp(eqn, res, cts, wanted):
+    xs, g, dim = [v.aval for v in eqn.invars], cts[0], eqn.params["dimension"]
     out, start = [], 0
     for x, want in zip(xs, wanted):
         stop = start + x.shape[dim]

@@ -1,0 +1,164 @@
+"""Where an equation came from: the user's line, the name stack it was traced under, and (for an
+equation a transformation emitted on behalf of another, such as a backward equation) that equation.
+
+Everything here is per thread (context variables), so two threads can trace at once.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Iterator
+
+_INTERNAL_DIRS: list[str] = [os.path.dirname(os.path.abspath(__file__)) + os.sep]
+_INTERNAL_CODE: dict = {}  # code object -> True when it belongs to the library (or numpy, optree...)
+
+
+def register_internal_dir(path: str) -> None:
+    """Mark a package directory as library code, so source info and errors point past it to the user."""
+    d = os.path.dirname(os.path.abspath(path)) + os.sep if os.path.isfile(path) else os.path.abspath(path) + os.sep
+    if d not in _INTERNAL_DIRS:
+        _INTERNAL_DIRS.append(d)
+        _INTERNAL_CODE.clear()
+
+
+def _third_party() -> tuple:
+    dirs = []
+    for mod in ("numpy", "optree", "contextlib", "functools", "threading", "contextvars"):
+        f = getattr(sys.modules.get(mod), "__file__", None)
+        if f:
+            dirs.append(os.path.dirname(os.path.abspath(f)) + os.sep if mod in ("numpy", "optree")
+                        else os.path.abspath(f))
+    return tuple(dirs)
+
+
+def is_internal(code) -> bool:
+    """True for code of this library (registered directories), numpy, optree and the standard helpers."""
+    hit = _INTERNAL_CODE.get(code)
+    if hit is None:
+        fn = code.co_filename
+        hit = fn.startswith("<frozen") or fn == "<straight_line>" or \
+            os.path.abspath(fn).startswith(tuple(_INTERNAL_DIRS) + _third_party())
+        if len(_INTERNAL_CODE) > 20000:  # code made by exec() is new each time: keep the cache bounded
+            _INTERNAL_CODE.clear()
+        _INTERNAL_CODE[code] = hit
+    return hit
+
+
+def user_frame(depth: int = 1):
+    """The innermost stack frame that belongs to the user's code (not to this library, numpy or optree)."""
+    f = sys._getframe(depth)
+    while f is not None:
+        if not is_internal(f.f_code):
+            return f
+        f = f.f_back
+    return None
+
+
+class SourceInfo:
+    """Where an equation was made: the user's code and line, the name stack (transformations and named
+    scopes, outermost first), the user-level calls it was made in (recorded only when a trace asks for
+    them: `(function name, call id)` pairs, outermost first), and for an equation emitted by a rule on
+    behalf of another equation (a backward equation, say), that equation (`forward`)."""
+
+    __slots__ = ("code", "line", "name_stack", "calls", "forward")
+
+    def __init__(self, code, line: int, name_stack: tuple = (), calls: tuple | None = None, forward=None):
+        self.code = code
+        self.line = line
+        self.name_stack = name_stack
+        self.calls = calls
+        self.forward = forward
+
+    @property
+    def file(self) -> str:
+        return self.code.co_filename if self.code is not None else ""
+
+    @property
+    def function(self) -> str:
+        return self.code.co_name if self.code is not None else ""
+
+    def location(self) -> str:
+        """`file.py:12 (fn)`, or '' when the equation came from no user code."""
+        if self.code is None:
+            return ""
+        return f"{os.path.basename(self.file)}:{self.line} ({self.function})"
+
+    def describe(self) -> str:
+        """The location and the name stack: `model.py:12 (loss) [grad(loss)/transpose]`."""
+        loc = self.location()
+        stack = "/".join(self.name_stack)
+        return f"{loc} [{stack}]" if stack else loc
+
+    def replace(self, **changes) -> "SourceInfo":
+        new = SourceInfo(self.code, self.line, self.name_stack, self.calls, self.forward)
+        for k, v in changes.items():
+            setattr(new, k, v)
+        return new
+
+    def __repr__(self):
+        return f"SourceInfo({self.describe()!r})"
+
+
+NO_SOURCE = SourceInfo(None, 0)
+
+# The name stack of the current thread, and, while a rule emits equations on behalf of another equation,
+# the source those equations get (instead of the user's frame, which is the library's at that point).
+_name_stack: ContextVar[tuple] = ContextVar("minigrad_name_stack", default=())
+_emitting_for: ContextVar[SourceInfo | None] = ContextVar("minigrad_emitting_for", default=None)
+
+
+def current_name_stack() -> tuple:
+    """The names of the transformations and scopes the current code runs under, outermost first."""
+    return _name_stack.get()
+
+
+@contextmanager
+def name_scope(name: str) -> Iterator[None]:
+    """Equations traced in the block get `name` on their name stack (as `jax.named_scope`)."""
+    token = _name_stack.set(_name_stack.get() + (name,))
+    try:
+        yield
+    finally:
+        _name_stack.reset(token)
+
+
+def emitting_for() -> SourceInfo | None:
+    """The source given to equations emitted now on behalf of another equation, else None."""
+    return _emitting_for.get()
+
+
+@contextmanager
+def emitting_on_behalf_of(eqn, suffix: str = "transpose") -> Iterator[None]:
+    """Equations traced in the block come from a rule of `eqn`: they get its user line, its name stack
+    plus `suffix`, and `forward=eqn`."""
+    src = eqn.source
+    token = _emitting_for.set(SourceInfo(src.code, src.line, src.name_stack + (suffix,), src.calls, eqn))
+    try:
+        yield
+    finally:
+        _emitting_for.reset(token)
+
+
+_SHARED: dict = {}  # (code, line, name stack) -> SourceInfo: equations from one line share one object
+
+
+def capture(depth: int, calls_from=None) -> SourceInfo:
+    """The source of an equation being made now: the user's frame (searched from `depth` frames up),
+    the current name stack; `calls_from(frame)` gives the user-level calls when a trace wants them."""
+    override = _emitting_for.get()
+    if override is not None:
+        return override
+    f = user_frame(depth + 1)
+    if f is None:
+        return SourceInfo(None, 0, _name_stack.get())
+    if calls_from is not None:  # walked from the innermost frame: library functions (nn) may count as calls
+        return SourceInfo(f.f_code, f.f_lineno, _name_stack.get(), calls_from(sys._getframe(depth)))
+    key = (f.f_code, f.f_lineno, _name_stack.get())
+    src = _SHARED.get(key)
+    if src is None:
+        if len(_SHARED) > 4096:
+            _SHARED.clear()
+        src = _SHARED[key] = SourceInfo(*key)
+    return src
