@@ -13,9 +13,11 @@ from typing import Callable, Sequence
 import numpy as np
 import optree
 
-from tracing import (ArgumentError, Jaxpr, MinigradError, Tracer, Var, aval_of, check_args,
-                     check_leaves, emitting_on_behalf_of, eval_jaxpr, leaf_names, name_scope, new_trace, optimize,
+from tracing import (ROOT, ArgumentError, Jaxpr, MinigradError, Tracer, Var, aval_of, check_args,
+                     check_leaves, current_trace, eval_jaxpr, leaf_names, name_scope, new_trace, optimize,
                      tree_flatten, tree_unflatten)
+
+from tracing.source import _emitting_for, emitting_on_behalf_of
 
 from .primitives import add
 
@@ -42,7 +44,13 @@ def vjp_forward(parent, prim, args, params, in_avals, out_avals):
             f"(operands {', '.join(str(a) for a in in_avals)})",
             f"Give {prim.name} a vjp rule beside its definition; if it has no derivative, say so with "
             "vjp=[None, ...] (no gradient flows), or wrap its operands in stop_gradient.")
-    return rule.fwd(parent, prim, args, params, in_avals, out_avals)
+    if rule.fwd is not None:
+        return rule.fwd(parent, prim, args, params, in_avals, out_avals)
+    # the default forward part (see VJP): the operands it reads, then the outputs if it reads them
+    outs = parent.process(prim, args, params)
+    reads = rule.reads
+    res = args if reads is None else [args[i] for i in reads] if reads else ()
+    return outs, [*res, *outs] if rule.reads_ans else res
 
 
 def backward_pass(eqns: Sequence, residuals: list, seed: dict, active: set, free: bool = False,
@@ -57,6 +65,7 @@ def backward_pass(eqns: Sequence, residuals: list, seed: dict, active: set, free
     gradients add at branches): the pictures read the one backward pass through it.
     """
     cts = dict(seed)
+    recording = current_trace() is not ROOT  # else the rules compute numbers and nothing records them
     for i in range(len(eqns) - 1, -1, -1):
         eqn = eqns[i]
         outvars = eqn.outvars
@@ -78,15 +87,32 @@ def backward_pass(eqns: Sequence, residuals: list, seed: dict, active: set, free
         res = residuals[i]
         if free:
             residuals[i] = None
-        with emitting_on_behalf_of(eqn):
-            sent = eqn.prim.rules["vjp"].bwd(eqn, res, g, wanted)
-            if on_gate is not None:
-                on_gate(i, g, sent)
-            for v, c, w in zip(invars, sent, wanted):
-                if w and c is not None:
-                    prev = cts.get(v)
-                    cts[v] = c if prev is None else add(prev, c)  # gradients add at branches
+        bwd = eqn.prim.rules["vjp"].bwd
+        if recording:  # what the rule emits is recorded as coming from eqn (see tracing.source)
+            token = _emitting_for.set(eqn)
+            try:
+                sent = bwd(eqn, res, g, wanted)
+                _accumulate(cts, invars, sent, wanted)
+            finally:
+                _emitting_for.reset(token)
+        else:
+            try:
+                sent = bwd(eqn, res, g, wanted)
+            except MinigradError:  # run it again on behalf of eqn, so the error names eqn's user line
+                with emitting_on_behalf_of(eqn):
+                    bwd(eqn, res, g, wanted)
+                raise
+            _accumulate(cts, invars, sent, wanted)
+        if on_gate is not None:
+            on_gate(i, g, sent)
     return cts
+
+
+def _accumulate(cts: dict, invars, sent, wanted) -> None:
+    for v, c, w in zip(invars, sent, wanted):
+        if w and c is not None:
+            prev = cts.get(v)
+            cts[v] = c if prev is None else add(prev, c)  # gradients add at branches
 
 
 def active_vars(eqns: Sequence, inputs: Sequence[Var]) -> set:

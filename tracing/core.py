@@ -253,7 +253,9 @@ class JaxprTrace(Trace):
         # The shape rule runs before anything is computed: errors come from it, at trace time, and the
         # recorded types are the rule's (numpy would silently promote mismatched dtypes).
         in_avals = [v.aval for v in invars]
-        out_avals = prim.out_avals(in_avals, params)
+        out_avals = prim.shape_rule(*in_avals, **params)
+        if not prim.multiple_results:
+            out_avals = [out_avals]
         if not self.with_values:
             return self.emit(prim, invars, out_avals, params, [NOVAL] * len(out_avals))
         # parent-level values: a tracer's own, a literal's, or the lifted value itself
@@ -269,11 +271,16 @@ class JaxprTrace(Trace):
     def emit(self, prim: Primitive, invars: list, out_avals: list, params: dict, vals: list) -> list:
         """The one place an equation is made: new output variables, the equation with its source info,
         and a tracer per output (carrying `vals`)."""
-        outvars = [Var(a) for a in out_avals]
-        self.eqns.append(Eqn(prim, invars, outvars, params, capture(3, self._calls)))
+        if len(out_avals) == 1:
+            var = Var(out_avals[0])
+            outvars, tracers = [var], [JaxprTracer(self, var, vals[0])]
+        else:
+            outvars = [Var(a) for a in out_avals]
+            tracers = [JaxprTracer(self, v, x) for v, x in zip(outvars, vals)]
+        self.eqns.append(Eqn(prim, invars, outvars, params, capture(4, self._calls)))
         if self.env is not None:
             self.env.update(zip(outvars, vals))
-        return [JaxprTracer(self, v, x) for v, x in zip(outvars, vals)]
+        return tracers
 
     def _user_calls(self, frame) -> tuple:
         """The user-level calls (frames `record_calls` accepts) between the traced function and `frame`,

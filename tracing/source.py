@@ -49,8 +49,10 @@ def is_internal(code) -> bool:
 def user_frame(depth: int = 1):
     """The innermost stack frame that belongs to the user's code (not to this library, numpy or optree)."""
     f = sys._getframe(depth)
+    known = _INTERNAL_CODE.get
     while f is not None:
-        if not is_internal(f.f_code):
+        hit = known(f.f_code)
+        if hit is False or (hit is None and not is_internal(f.f_code)):
             return f
         f = f.f_back
     return None
@@ -104,9 +106,10 @@ class SourceInfo:
 NO_SOURCE = SourceInfo(None, 0)
 
 # The name stack of the current thread, and, while a rule emits equations on behalf of another equation,
-# the source those equations get (instead of the user's frame, which is the library's at that point).
+# that equation (its equations get a source derived from it instead of the user's frame, which is the
+# library's at that point).
 _name_stack: ContextVar[tuple] = ContextVar("minigrad_name_stack", default=())
-_emitting_for: ContextVar[SourceInfo | None] = ContextVar("minigrad_emitting_for", default=None)
+_emitting_for: ContextVar = ContextVar("minigrad_emitting_for", default=None)
 
 
 def current_name_stack() -> tuple:
@@ -126,19 +129,32 @@ def name_scope(name: str) -> Iterator[None]:
 
 def emitting_for() -> SourceInfo | None:
     """The source given to equations emitted now on behalf of another equation, else None."""
-    return _emitting_for.get()
+    eqn = _emitting_for.get()
+    return None if eqn is None else _on_behalf_of(eqn)
 
 
 @contextmanager
-def emitting_on_behalf_of(eqn, suffix: str = "transpose") -> Iterator[None]:
-    """Equations traced in the block come from a rule of `eqn`: they get its user line, its name stack
-    plus `suffix`, and `forward=eqn`."""
-    src = eqn.source
-    token = _emitting_for.set(SourceInfo(src.code, src.line, src.name_stack + (suffix,), src.calls, eqn))
+def emitting_on_behalf_of(eqn) -> Iterator[None]:
+    """Equations traced in the block come from a rule of `eqn` (a backward pass sets this per equation):
+    they get its user line, its name stack plus "transpose", and `forward=eqn`."""
+    token = _emitting_for.set(eqn)
     try:
         yield
     finally:
         _emitting_for.reset(token)
+
+
+_last_behalf: tuple = (None, None)  # (forward equation, the source its backward equations get)
+
+
+def _on_behalf_of(eqn) -> SourceInfo:
+    global _last_behalf
+    last_eqn, src = _last_behalf
+    if last_eqn is not eqn:  # made once per forward equation, and only when something records
+        s = eqn.source
+        src = SourceInfo(s.code, s.line, s.name_stack + ("transpose",), s.calls, eqn)
+        _last_behalf = (eqn, src)
+    return src
 
 
 _SHARED: dict = {}  # (code, line, name stack) -> SourceInfo: equations from one line share one object
@@ -146,12 +162,20 @@ _SHARED: dict = {}  # (code, line, name stack) -> SourceInfo: equations from one
 
 def capture(depth: int, calls_from=None) -> SourceInfo:
     """The source of an equation being made now: the user's frame (searched from `depth` frames up),
-    the current name stack; `calls_from(frame)` gives the user-level calls when a trace wants them."""
-    override = _emitting_for.get()
-    if override is not None:
-        return override
-    f = user_frame(depth + 1)
-    if f is None:
+    the current name stack; `calls_from(frame)` gives the user-level calls when a trace wants them.
+    This runs once per equation, so it is written for speed: a cached internal/user verdict per code
+    object, and one shared SourceInfo per (code, line, name stack)."""
+    behalf = _emitting_for.get()
+    if behalf is not None:
+        return _on_behalf_of(behalf)
+    f = sys._getframe(depth)
+    known = _INTERNAL_CODE.get
+    while f is not None:
+        hit = known(f.f_code)
+        if hit is False or (hit is None and not is_internal(f.f_code)):
+            break
+        f = f.f_back
+    else:
         return SourceInfo(None, 0, _name_stack.get())
     if calls_from is not None:  # walked from the innermost frame: library functions (nn) may count as calls
         return SourceInfo(f.f_code, f.f_lineno, _name_stack.get(), calls_from(sys._getframe(depth)))

@@ -1,12 +1,14 @@
-"""Helpers shared by the primitive families: defining a primitive, shape-rule checks, constants."""
+"""Helpers shared by the primitive families: defining a primitive, how it is displayed, shape-rule checks,
+constants."""
 from __future__ import annotations
 
 import importlib
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
-from tracing import DTypeError, Primitive, ShapedArray, ShapeError
+from tracing import DTypeError, Primitive, ShapedArray, ShapeError, short_dtype
 
 
 class VJP:
@@ -20,7 +22,7 @@ class VJP:
       per output (None: a symbolic zero) and `wanted[i]`, whether operand i needs one.
 
     The default forward part (`fwd=None`) binds the primitive and keeps the values of the operands at
-    positions `reads` (every operand when None), then the outputs' values with `reads_ans`, as a tuple.
+    positions `reads` (every operand when None), then the outputs' values with `reads_ans`.
     A primitive whose backward needs other intermediates (a call's body, later a loop) gives its own `fwd`.
     """
 
@@ -31,13 +33,7 @@ class VJP:
         self.bwd = bwd
         self.reads = None if reads is None else tuple(sorted(reads))
         self.reads_ans = reads is None if reads_ans is None else reads_ans
-        self.fwd = fwd if fwd is not None else self._default_fwd
-
-    def _default_fwd(self, parent, prim, args, params, in_avals, out_avals):
-        outs = parent.process(prim, args, params)
-        reads = self.reads
-        res = tuple(args) if reads is None else tuple(args[i] for i in reads) if reads else ()
-        return outs, res + tuple(outs) if self.reads_ans else res
+        self.fwd = fwd  # None: the default forward part, which grad runs inline (autodiff.vjp_forward)
 
     def unpack(self, eqn, res) -> tuple[list, list]:
         """The default residuals as `(operands, outputs)`: values where kept, avals (shape and dtype)
@@ -50,25 +46,83 @@ class VJP:
         return ins, outs
 
 
-def per_operand(rules: Sequence) -> Callable:
-    """A backward part from one rule per operand, `rule(g, ans, *operands, **params) -> cotangent`
-    (operands and ans as the default forward part kept them: values, or avals for those not read); an
-    entry None means no gradient flows to that operand (integer operands, piecewise-constant functions)."""
-    rules = list(rules)
+KINDS = ("elementwise", "moves", "other")
 
-    def bwd(eqn, res, cts, wanted):
-        ins, outs = eqn.prim.rules["vjp"].unpack(eqn, res)
-        g, ans, params = cts[0], outs[0], eqn.params
-        return [rule(g, ans, *ins, **params) if w and rule is not None else None
-                for rule, w in zip(bwd.rules, wanted)]
-    bwd.rules = rules  # swappable (tests plant a wrong rule here)
+
+@dataclass(frozen=True)
+class Display:
+    """How the pictures (graph.py) and the backprop tables (explain.py) show a primitive's equations.
+
+    - `short`: the gate's label in pictures (the primitive's name when empty): `sum` for reduce_sum.
+    - `params(eqn) -> str`: the parameters worth showing, short (`axes=(0,)`); None: all of them.
+    - `kind`: "elementwise" (a diagonal Jacobian: the table shows the local gradient as numbers), "moves"
+      (values are only moved: so is the gradient) or "other".
+    - `local`: the local gradient in words, where it is not shown as numbers.
+    - `pattern`: the lecture's name for what the gate does with the gradient ("add distributes: ...").
+    """
+    short: str = ""
+    params: Callable | None = None
+    kind: str = "other"
+    local: str = ""
+    pattern: str = ""
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"Display kind {self.kind!r} is not one of {KINDS}")
+
+
+def show_param(key: str, label: str | None = None) -> Callable:
+    """A display's `params`: one parameter as `label=value` (a list shown as a tuple)."""
+    label = key if label is None else label
+
+    def text(eqn) -> str:
+        v = eqn.params[key]
+        return f"{label}={tuple(v) if isinstance(v, (list, tuple)) else v}"
+    return text
+
+
+def show_out_shape(eqn) -> str:
+    """A display's `params`: `to f64[2,3]`, the output's dtype and shape (for reshapes and broadcasts)."""
+    a = eqn.outvars[0].aval
+    return f"to {short_dtype(a.dtype)}[{','.join(map(str, a.shape))}]"
+
+
+def show_nothing(eqn) -> str:
+    """A display's `params` for parameters too long to be worth showing (dot_general's)."""
+    return ""
+
+
+def per_operand(rules: Sequence, reads: Sequence[int] | None = None, reads_ans: bool | None = None) -> Callable:
+    """A backward part from one rule per operand, `rule(g, ans, *operands, **params) -> cotangent`, for
+    residuals kept by the default forward part with these `reads`/`reads_ans` (see VJP): the rules get
+    values where those were kept and avals (shape and dtype) elsewhere. An entry None means no gradient
+    flows to that operand (integer operands, piecewise-constant functions)."""
+    reads = None if reads is None else tuple(sorted(reads))
+    reads_ans = reads is None if reads_ans is None else reads_ans
+    n_reads = 0 if reads is None else len(reads)
+
+    def bwd(eqn, res, cts, wanted):  # VJP.unpack, inlined: this runs once per backward equation
+        if reads is None:
+            n = len(eqn.invars)
+            ins, ans = res[:n], res[n] if reads_ans else eqn.outvars[0].aval
+        else:
+            ins = [v.aval for v in eqn.invars]
+            for i, x in zip(reads, res):
+                ins[i] = x
+            ans = res[n_reads] if reads_ans else eqn.outvars[0].aval
+        g, params, out = cts[0], eqn.params, []
+        for rule, w in zip(bwd.rules, wanted):
+            out.append(rule(g, ans, *ins, **params) if w and rule is not None else None)
+        return out
+    bwd.rules = list(rules)  # swappable (tests plant a wrong rule here)
     return bwd
 
 
 def primitive(name: str, shape_rule: Callable, impl: Callable, vjp: Sequence | Callable | VJP | None,
               lower: Callable | None = None, multiple_results: bool = False,
-              reads: Sequence[int] | None = None, reads_ans: bool | None = None) -> Primitive:
-    """Make a primitive with its shape rule, numpy implementation, VJP rule and JAX lowering.
+              reads: Sequence[int] | None = None, reads_ans: bool | None = None,
+              display: Display | None = None) -> Primitive:
+    """Make a primitive with its shape rule, numpy implementation, VJP rule, JAX lowering and display.
 
     `vjp` is a VJP, a list with one rule per operand (see `per_operand`), or a backward part
     `bwd(eqn, residuals, cts, wanted)`; `reads`/`reads_ans` say what the default forward part keeps
@@ -76,24 +130,28 @@ def primitive(name: str, shape_rule: Callable, impl: Callable, vjp: Sequence | C
     None means the primitive has no VJP rule: differentiating through it is an error naming it, never a
     zero (a non-differentiable primitive says so with a list of None).
     `lower(*operands, **params)` computes the same result with `jax.lax` on JAX values (for jit).
+    `display` says how pictures and tables show it (see Display; without one they show its name and all
+    its parameters).
     """
     p = Primitive(name, shape_rule, impl, multiple_results)
     if isinstance(vjp, (list, tuple)):
         if all(r is None for r in vjp) and reads is None:
             reads, reads_ans = (), False
-        vjp = VJP(per_operand(vjp), reads, reads_ans)
+        vjp = VJP(per_operand(vjp, reads, reads_ans), reads, reads_ans)
     elif vjp is not None and not isinstance(vjp, VJP):
         vjp = VJP(vjp, reads, reads_ans)
     if vjp is not None:
         p.rules["vjp"] = vjp
     if lower is not None:
         p.rules["lower"] = lower
+    if display is not None:
+        p.rules["display"] = display
     return p
 
 
 class _LazyModule:
     """A module imported on first attribute access: lowering rules name `lax.add`, yet
-    `import minigrad_fn` does not import JAX."""
+    `import minigrad_fn` does not import JAX; a family's VJP rules name a family imported after it."""
 
     def __init__(self, name: str):
         self._name = name
@@ -106,6 +164,13 @@ class _LazyModule:
 
 lax = _LazyModule("jax.lax")
 jnp = _LazyModule("jax.numpy")
+
+
+def later_family(name: str) -> _LazyModule:
+    """The primitive family `name`, imported when a rule first uses it. The families import one another one
+    way (elementwise -> reductions -> shape; linalg, indexing -> shape); the few VJP rules that need a
+    family above their own (reduce_max's needs mul, broadcast_in_dim's needs reduce_sum) name it this way."""
+    return _LazyModule(f"{__package__}.{name}")
 
 
 def broadcast_all(*xs):
