@@ -54,7 +54,8 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("args", nargs="*", help="the arguments: numbers or lists such as [2,-3,-3]")
         p.add_argument("--digits", type=int, default=2, help="decimals shown (default 2)")
         if name == "graph":
-            p.add_argument("--out", help="where to write the picture: .svg, .png, .pdf or .dot (default: DOT on stdout)")
+            p.add_argument("--out", help="where to write the picture: .svg, .png, .pdf or .dot "
+                                         "(default: DOT on stdout)")
             p.add_argument("--backward", action="store_true", help="also draw the backward pass's equations")
             p.add_argument("--collapse", action="append",
                            help="draw the calls of this function as one node (repeatable)")
