@@ -80,7 +80,7 @@ def backward_pass(eqns: Sequence, residuals: list, seed: dict, active: set, free
                 continue
         invars = eqn.invars
         wanted = [type(v) is Var and v in active for v in invars]
-        if not any(wanted):
+        if True not in wanted:
             if on_gate is not None:
                 on_gate(i, g, [None] * len(invars))
             continue
@@ -88,31 +88,24 @@ def backward_pass(eqns: Sequence, residuals: list, seed: dict, active: set, free
         if free:
             residuals[i] = None
         bwd = eqn.prim.rules["vjp"].bwd
-        if recording:  # what the rule emits is recorded as coming from eqn (see tracing.source)
-            token = _emitting_for.set(eqn)
-            try:
-                sent = bwd(eqn, res, g, wanted)
-                _accumulate(cts, invars, sent, wanted)
-            finally:
-                _emitting_for.reset(token)
-        else:
-            try:
-                sent = bwd(eqn, res, g, wanted)
-            except MinigradError:  # run it again on behalf of eqn, so the error names eqn's user line
+        token = _emitting_for.set(eqn) if recording else None  # what the rule emits comes from eqn
+        try:
+            sent = bwd(eqn, res, g, wanted)
+            if on_gate is not None:
+                on_gate(i, g, sent)
+            for v, c, w in zip(invars, sent, wanted):
+                if w and c is not None:
+                    prev = cts.get(v)
+                    cts[v] = c if prev is None else add(prev, c)  # gradients add at branches
+        except MinigradError:
+            if not recording:  # run the rule again on behalf of eqn, so the error names eqn's user line
                 with emitting_on_behalf_of(eqn):
                     bwd(eqn, res, g, wanted)
-                raise
-            _accumulate(cts, invars, sent, wanted)
-        if on_gate is not None:
-            on_gate(i, g, sent)
+            raise
+        finally:
+            if token is not None:
+                _emitting_for.reset(token)
     return cts
-
-
-def _accumulate(cts: dict, invars, sent, wanted) -> None:
-    for v, c, w in zip(invars, sent, wanted):
-        if w and c is not None:
-            prev = cts.get(v)
-            cts[v] = c if prev is None else add(prev, c)  # gradients add at branches
 
 
 def active_vars(eqns: Sequence, inputs: Sequence[Var]) -> set:

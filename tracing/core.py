@@ -40,7 +40,7 @@ import numpy as np
 from .errors import (ArgumentError, ConcretizationError, LeakedTracerError, MinigradError,
                      OpError)
 from .ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var, aval_of
-from .source import capture
+from .source import SourceInfo, _emitting_for, capture
 
 NOVAL = None  # a tracer's `val` when it stands for no concrete value
 
@@ -261,23 +261,38 @@ class JaxprTrace(Trace):
         # parent-level values: a tracer's own, a literal's, or the lifted value itself
         vals = [v.val if type(v) is Literal else a.val if isinstance(a, Tracer) and a._trace is self else a
                 for v, a in zip(invars, args)]
-        if self.forward is None:
-            outs = self.parent.process(prim, vals, params)
-        else:
-            outs, kept = self.forward(self.parent, prim, vals, params, in_avals, out_avals)
-            self.kept.append(kept)
-        return self.emit(prim, invars, out_avals, params, outs)
+        parent = self.parent
+        if parent is ROOT:
+            src = None
+            if self.forward is None:
+                outs = parent.process(prim, vals, params)
+            else:
+                outs, kept = self.forward(parent, prim, vals, params, in_avals, out_avals)
+                self.kept.append(kept)
+        else:  # what the parent records for this operation comes from the same user line: found once
+            src = capture(3, self._calls)
+            token = _emitting_for.set(src)
+            try:
+                if self.forward is None:
+                    outs = parent.process(prim, vals, params)
+                else:
+                    outs, kept = self.forward(parent, prim, vals, params, in_avals, out_avals)
+                    self.kept.append(kept)
+            finally:
+                _emitting_for.reset(token)
+        return self.emit(prim, invars, out_avals, params, outs, src)
 
-    def emit(self, prim: Primitive, invars: list, out_avals: list, params: dict, vals: list) -> list:
-        """The one place an equation is made: new output variables, the equation with its source info,
-        and a tracer per output (carrying `vals`)."""
+    def emit(self, prim: Primitive, invars: list, out_avals: list, params: dict, vals: list,
+             source: SourceInfo | None = None) -> list:
+        """The one place an equation is made: new output variables, the equation with its source info
+        (found here unless given), and a tracer per output (carrying `vals`)."""
         if len(out_avals) == 1:
             var = Var(out_avals[0])
             outvars, tracers = [var], [JaxprTracer(self, var, vals[0])]
         else:
             outvars = [Var(a) for a in out_avals]
             tracers = [JaxprTracer(self, v, x) for v, x in zip(outvars, vals)]
-        self.eqns.append(Eqn(prim, invars, outvars, params, capture(4, self._calls)))
+        self.eqns.append(Eqn(prim, invars, outvars, params, source or capture(4, self._calls)))
         if self.env is not None:
             self.env.update(zip(outvars, vals))
         return tracers

@@ -12,7 +12,19 @@ from contextvars import ContextVar
 from typing import Iterator
 
 _INTERNAL_DIRS: list[str] = [os.path.dirname(os.path.abspath(__file__)) + os.sep]
-_INTERNAL_CODE: dict = {}  # code object -> True when it belongs to the library (or numpy, optree...)
+# The ids of code objects known to be library code (this library, numpy, optree...) and known to be user
+# code. Keyed by id because hashing a code object hashes its contents (hundreds of ns, on every equation);
+# the code objects are kept alive in _KEPT so that an id in these sets is never reused by another one.
+_LIBRARY_IDS: set = set()
+_USER_IDS: set = set()
+_KEPT: list = []
+
+
+def _forget() -> None:
+    _LIBRARY_IDS.clear()
+    _USER_IDS.clear()
+    _KEPT.clear()
+    _SHARED.clear()
 
 
 def register_internal_dir(path: str) -> None:
@@ -20,7 +32,7 @@ def register_internal_dir(path: str) -> None:
     d = os.path.dirname(os.path.abspath(path)) + os.sep if os.path.isfile(path) else os.path.abspath(path) + os.sep
     if d not in _INTERNAL_DIRS:
         _INTERNAL_DIRS.append(d)
-        _INTERNAL_CODE.clear()
+        _forget()
 
 
 def _third_party() -> tuple:
@@ -35,27 +47,27 @@ def _third_party() -> tuple:
 
 def is_internal(code) -> bool:
     """True for code of this library (registered directories), numpy, optree and the standard helpers."""
-    hit = _INTERNAL_CODE.get(code)
-    if hit is None:
-        fn = code.co_filename
-        hit = fn.startswith("<frozen") or fn == "<straight_line>" or \
-            os.path.abspath(fn).startswith(tuple(_INTERNAL_DIRS) + _third_party())
-        if len(_INTERNAL_CODE) > 20000:  # code made by exec() is new each time: keep the cache bounded
-            _INTERNAL_CODE.clear()
-        _INTERNAL_CODE[code] = hit
+    i = id(code)
+    if i in _LIBRARY_IDS:
+        return True
+    if i in _USER_IDS:
+        return False
+    fn = code.co_filename
+    hit = fn.startswith("<frozen") or fn == "<straight_line>" or \
+        os.path.abspath(fn).startswith(tuple(_INTERNAL_DIRS) + _third_party())
+    if len(_KEPT) > 20000:  # code made by exec() is new each time: keep the caches bounded
+        _forget()
+    _KEPT.append(code)
+    (_LIBRARY_IDS if hit else _USER_IDS).add(i)
     return hit
 
 
 def user_frame(depth: int = 1):
     """The innermost stack frame that belongs to the user's code (not to this library, numpy or optree)."""
     f = sys._getframe(depth)
-    known = _INTERNAL_CODE.get
-    while f is not None:
-        hit = known(f.f_code)
-        if hit is False or (hit is None and not is_internal(f.f_code)):
-            return f
+    while f is not None and is_internal(f.f_code):
         f = f.f_back
-    return None
+    return f
 
 
 class SourceInfo:
@@ -107,7 +119,8 @@ NO_SOURCE = SourceInfo(None, 0)
 
 # The name stack of the current thread, and, while a rule emits equations on behalf of another equation,
 # that equation (its equations get a source derived from it instead of the user's frame, which is the
-# library's at that point).
+# library's at that point); or, while a value-carrying trace has its parent compute an operation, the
+# source it found for it (so the parent need not walk the stack again).
 _name_stack: ContextVar[tuple] = ContextVar("minigrad_name_stack", default=())
 _emitting_for: ContextVar = ContextVar("minigrad_emitting_for", default=None)
 
@@ -130,7 +143,7 @@ def name_scope(name: str) -> Iterator[None]:
 def emitting_for() -> SourceInfo | None:
     """The source given to equations emitted now on behalf of another equation, else None."""
     eqn = _emitting_for.get()
-    return None if eqn is None else _on_behalf_of(eqn)
+    return None if eqn is None or type(eqn) is SourceInfo else _on_behalf_of(eqn)
 
 
 @contextmanager
@@ -157,32 +170,29 @@ def _on_behalf_of(eqn) -> SourceInfo:
     return src
 
 
-_SHARED: dict = {}  # (code, line, name stack) -> SourceInfo: equations from one line share one object
+_SHARED: dict = {}  # (id(code), instruction, name stack) -> SourceInfo: one object per call site
 
 
 def capture(depth: int, calls_from=None) -> SourceInfo:
     """The source of an equation being made now: the user's frame (searched from `depth` frames up),
     the current name stack; `calls_from(frame)` gives the user-level calls when a trace wants them.
     This runs once per equation, so it is written for speed: a cached internal/user verdict per code
-    object, and one shared SourceInfo per (code, line, name stack)."""
+    object, and one shared SourceInfo per (code, instruction, name stack)."""
     behalf = _emitting_for.get()
     if behalf is not None:
-        return _on_behalf_of(behalf)
+        return behalf if type(behalf) is SourceInfo else _on_behalf_of(behalf)
     f = sys._getframe(depth)
-    known = _INTERNAL_CODE.get
-    while f is not None:
-        hit = known(f.f_code)
-        if hit is False or (hit is None and not is_internal(f.f_code)):
-            break
+    library = _LIBRARY_IDS
+    while f is not None and (id(f.f_code) in library or (id(f.f_code) not in _USER_IDS and is_internal(f.f_code))):
         f = f.f_back
-    else:
+    if f is None:
         return SourceInfo(None, 0, _name_stack.get())
     if calls_from is not None:  # walked from the innermost frame: library functions (nn) may count as calls
         return SourceInfo(f.f_code, f.f_lineno, _name_stack.get(), calls_from(sys._getframe(depth)))
-    key = (f.f_code, f.f_lineno, _name_stack.get())
+    # keyed by the instruction, not the line: f_lineno is decoded from the line table on each access
+    code = f.f_code  # user code: kept alive in _KEPT (is_internal), so its id names it
+    key = (id(code), f.f_lasti, _name_stack.get())
     src = _SHARED.get(key)
     if src is None:
-        if len(_SHARED) > 4096:
-            _SHARED.clear()
-        src = _SHARED[key] = SourceInfo(*key)
+        src = _SHARED[key] = SourceInfo(code, f.f_lineno, key[2])
     return src
