@@ -42,8 +42,9 @@ def lower_jaxpr(jaxpr: Jaxpr, args: Sequence) -> list:
     for eqn in jaxpr.eqns:
         rule = eqn.prim.rules.get("lower")
         if rule is None:
+            at = f" (traced at {eqn.source.location()})" if eqn.source.code is not None else ""
             raise LoweringError(
-                f"jit: primitive {eqn.prim.name} has no lowering to JAX",
+                f"jit: primitive {eqn.prim.name} has no lowering to JAX{at}",
                 f"Give {eqn.prim.name} a `lower` rule beside its definition (primitive(..., lower=...)), "
                 "or run this function with jit(f, backend='numpy').")
         out = rule(*[env[v] if type(v) is Var else v.val for v in eqn.invars], **eqn.params)

@@ -234,6 +234,7 @@ def test_a_primitive_without_lowering_names_itself():
     with pytest.raises(mg.LoweringError, match="primitive my_op has no lowering") as e:
         mg.jit(lambda x: p.bind(x))(np.ones(2))
     assert "backend='numpy'" in str(e.value)
+    assert "(traced at test_jit.py:" in str(e.value)  # the user's line of the equation
     np.testing.assert_array_equal(mg.jit(lambda x: p.bind(x), backend="numpy")(np.ones(2)), [2.0, 2.0])
 
 
