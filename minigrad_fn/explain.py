@@ -15,34 +15,10 @@ import numpy as np
 
 from tracing import Eqn, Literal, Var
 
-from .graph import GREEN, RED, Recording, fmt_number, fmt_value, gate_vjp, param_text, record
+from .graph import GREEN, RED, Recording, display_of, fmt_number, fmt_value, gate_vjp, param_text, record
 
-# Primitives whose Jacobian is diagonal: their local gradient is a number per element.
-_ELEMENTWISE = {"neg", "add", "sub", "mul", "div", "pow", "integer_pow", "max", "min", "exp", "log", "log1p",
-                "expm1", "sin", "cos", "tan", "tanh", "logistic", "sqrt", "abs", "select", "convert_element_type"}
-
-# For the others, what the local gradient is (the Jacobian itself is never built).
-_LOCAL_TEXT = {
-    "dot_general": "the other operand: g @ B^T, A^T @ g",
-    "reduce_sum": "1 for every entry: g broadcast back",
-    "reduce_max": "1 at the largest entry, 0 elsewhere",
-    "reduce_min": "1 at the smallest entry, 0 elsewhere",
-    "stop_gradient": "0: nothing flows back",
-    "cumsum": "1 for every later entry: g summed from the end",
-}
-_MOVES = {"reshape", "squeeze", "broadcast_in_dim", "transpose", "slice", "pad", "concatenate", "rev",
-          "gather", "scatter_add"}
-
-_PATTERNS = {
-    "add": "add distributes: each input gets the upstream gradient unchanged",
-    "sub": "sub distributes: the upstream gradient, negated for the subtracted input",
-    "mul": "mul switches: each input gets upstream x the other input",
-    "max": "max routes: all of the gradient to the larger input, none to the other",
-    "min": "min routes: all of the gradient to the smaller input, none to the other",
-    "reduce_max": "max routes: the gradient goes to the largest entry",
-    "select": "select routes: each element's gradient goes to the input it was taken from",
-    "logistic": "sigmoid gate: local gradient (1 - s) s",
-}
+# The local gradient in words where it is not shown as numbers, when the primitive's display has none.
+_KIND_TEXT = {"moves": "moves values: the gradient moves back", "other": "J^T upstream"}
 
 
 @dataclass
@@ -114,8 +90,8 @@ class Explanation:
             out.append(text.rstrip())
             if n == 0:
                 out.append("-" * len(out[-1]))
-        out.append("inputs: " + "   ".join(f"{i.name}: {self.fmt(i.grad)}" + (f" ({i.pattern})" if i.pattern else "")
-                                           for i in self.inputs))
+        out.append("inputs: " + "   ".join(f"{i.name}: {self.fmt(i.grad)}"
+                                           + (f" ({i.pattern})" if i.pattern else "") for i in self.inputs))
         return "\n".join(out)
 
     __repr__ = __str__
@@ -142,9 +118,11 @@ class Explanation:
                 if k == 0:
                     cells += td(r.pattern, rowspan=n)
                 body.append(f"<tr>{cells}</tr>")
-        inputs = "; ".join(f"{html.escape(i.name)}: <span style='color:{RED}'>{html.escape(self.fmt(i.grad))}</span>"
+        inputs = "; ".join(f"{html.escape(i.name)}: "
+                           f"<span style='color:{RED}'>{html.escape(self.fmt(i.grad))}</span>"
                            + (f" ({html.escape(i.pattern)})" if i.pattern else "") for i in self.inputs)
-        caption = f"backprop through {html.escape(self.name)}, last equation first: downstream = local x upstream"
+        caption = (f"backprop through {html.escape(self.name)}, last equation first: "
+                   "downstream = local x upstream")
         return (f"<table><caption>{caption}</caption><thead><tr>{head}</tr></thead><tbody>{''.join(body)}"
                 f"</tbody></table><p>inputs: {inputs}</p>")
 
@@ -183,7 +161,7 @@ def _row(rec: Recording, i: int) -> Row:
     sent = rec.sent[i] or [None] * len(eqn.invars)
     operands = [Operand(rec.names[v], local, down)
                 for v, local, down in zip(eqn.invars, locals_, sent) if type(v) is Var]
-    notes = [_PATTERNS.get(eqn.prim.name, "")] if upstream is not None else []
+    notes = [display_of(eqn.prim).pattern] if upstream is not None else []
     notes += [_branch_note(rec, v) for v in eqn.outvars]
     return Row(i + 1, equation_text(rec, eqn), value, upstream, operands, "; ".join(n for n in notes if n))
 
@@ -194,20 +172,21 @@ def _local_gradients(rec: Recording, eqn: Eqn) -> list:
     out = eqn.outvars[0]
     floats = {v for v in eqn.invars if type(v) is Var and v.aval.dtype.kind == "f"}
     scalars = len(eqn.outvars) == 1 and all(v.aval.shape == () for v in eqn.invars + eqn.outvars)
-    if (eqn.prim.name in _ELEMENTWISE or scalars) and out.aval.dtype.kind == "f":
+    display = display_of(eqn.prim)
+    if (display.kind == "elementwise" or scalars) and out.aval.dtype.kind == "f":
         ones = {out: np.ones(out.aval.shape, out.aval.dtype)}
         local = gate_vjp(eqn, rec.residuals[rec.eqns.index(eqn)], [ones[out]],
                          [type(v) is Var and v in floats for v in eqn.invars])
         return [c if type(v) is Var and v.aval.shape == out.aval.shape else
                 ("summed over the broadcast axes" if c is not None else None)
                 for v, c in zip(eqn.invars, local)]
-    text = _LOCAL_TEXT.get(eqn.prim.name) or ("moves values: the gradient moves back" if eqn.prim.name in _MOVES
-                                              else "J^T upstream")
+    text = display.local or _KIND_TEXT[display.kind]
     return [text if v in floats else None for v in eqn.invars]
 
 
 def _branch_note(rec: Recording, v: Var) -> str:
-    """`gradients add at a branch` where a value is used more than once and gradient flows back on each use."""
+    """`gradients add at a branch` where a value is used more than once and gradient flows back on each
+    use."""
     parts = sum(1 for i, pos in rec.consumers(v) if rec.sent[i] is not None and rec.sent[i][pos] is not None)
     parts += sum(1 for o in rec.jaxpr.outvars if o is v and v in rec.seed)
     if parts < 2:

@@ -22,6 +22,7 @@ from tracing import (Eqn, Jaxpr, Literal, Var, aval_of, dce_closed, leaf_names, 
 from tracing.ir import var_names
 
 from .autodiff import active_vars, backward_pass, vjp_forward
+from .primitives._base import Display
 
 GREEN, RED, GREY = "#1a7f37", "#cf222e", "#6e7781"
 
@@ -180,40 +181,32 @@ def fmt_shape(x) -> str:
 # ---------------------------------------------------------------------------------------------
 # Gate labels
 
-_SHORT_NAMES = {"dot_general": "dot", "reduce_sum": "sum", "reduce_max": "max", "reduce_min": "min",
-                "reduce_prod": "prod", "integer_pow": "pow", "broadcast_in_dim": "broadcast",
-                "convert_element_type": "convert", "logistic": "sigmoid"}
+_NO_DISPLAY = Display()  # a primitive defined without one (a notebook's, the jit call): its name and params
+
+
+def display_of(prim) -> Display:
+    """How pictures and tables show a primitive's equations: the Display in its block (see
+    `minigrad_fn.primitives._base.Display`), or the plain one."""
+    return prim.rules.get("display", _NO_DISPLAY)
 
 
 def param_text(eqn: Eqn) -> str:
-    """The parameters worth showing, short: `axes=(0,)`, `[0:1]`, `to f64[2]` (none for dot_general)."""
+    """The parameters worth showing, short: `axes=(0,)`, `[0:1]`, `to f64[2]` (as the primitive's display
+    says); for a call, its function's name; else every parameter, cut at 24 characters."""
+    show = display_of(eqn.prim).params
+    if show is not None:
+        return show(eqn)
     p = eqn.params
-    name = eqn.prim.name
-    if name == "integer_pow":
-        return f"y={p['y']}"
-    if name == "slice":
-        return "[" + ", ".join(f"{s}:{e}" + (f":{st}" if st != 1 else "")
-                               for s, e, st in zip(p["start_indices"], p["limit_indices"],
-                                                   p.get("strides") or [1] * len(p["start_indices"]))) + "]"
-    if name.startswith("reduce_") or name in ("argmax", "argmin", "cumsum"):
-        key = "axes" if "axes" in p else "axis"
-        axes = p.get(key)
-        return f"{key}={tuple(axes) if isinstance(axes, (list, tuple)) else axes}"
-    if name in ("reshape", "broadcast_in_dim"):
-        return "to " + fmt_shape(eqn.outvars[0])
-    if name == "transpose":
-        return f"perm={tuple(p['permutation'])}" if "permutation" in p else ""
-    if name == "dot_general":
-        return ""
     if any(isinstance(v, (Jaxpr, tracing.ClosedJaxpr)) for v in p.values()):  # a call: its function's name
         return str(p.get("name", ""))
-    text = " ".join(f"{k}={v}" for k, v in sorted(p.items()) if not isinstance(v, (Jaxpr, tracing.ClosedJaxpr)))
+    text = " ".join(f"{k}={v}" for k, v in sorted(p.items())
+                    if not isinstance(v, (Jaxpr, tracing.ClosedJaxpr)))
     return text if len(text) <= 24 else text[:22] + ".."
 
 
 def gate_label(eqn: Eqn, digits: int = 2) -> str:
     """`add`, `div(1.00, ·)`, `pow y=2`: the operation, its literal operands, its key parameters."""
-    label = _SHORT_NAMES.get(eqn.prim.name, eqn.prim.name)
+    label = display_of(eqn.prim).short or eqn.prim.name
     if any(type(v) is Literal for v in eqn.invars):
         label += "(" + ", ".join(fmt_number(np.asarray(v.val).item(), digits) if type(v) is Literal else "·"
                                  for v in eqn.invars) + ")"
@@ -243,7 +236,8 @@ class Graph:
         return [self.recording.grad_of(v) for v in self.recording.jaxpr.invars]
 
     def pipe(self, fmt: str, dpi: int | None = None) -> bytes:
-        """The picture rendered by Graphviz's `dot` in format `fmt` (svg, png, pdf...), at `dpi` for images."""
+        """The picture rendered by Graphviz's `dot` in format `fmt` (svg, png, pdf...), at `dpi` for
+        images."""
         if shutil.which("dot") is None:
             raise RuntimeError("rendering needs Graphviz's `dot` program, which is not on PATH: install it "
                                "(apt-get install graphviz, brew install graphviz or conda install graphviz); "
@@ -261,7 +255,8 @@ class Graph:
         return self.pipe("png", dpi)
 
     def save(self, path: str | os.PathLike, dpi: int = 96) -> str:
-        """Write the picture to `path`; the suffix picks the format (.svg, .png, .pdf, or .dot/.gv for text)."""
+        """Write the picture to `path`; the suffix picks the format (.svg, .png, .pdf, or .dot/.gv for
+        text)."""
         path = os.fspath(path)
         fmt = os.path.splitext(path)[1].lstrip(".").lower()
         if fmt in ("dot", "gv"):
@@ -271,7 +266,8 @@ class Graph:
         elif fmt in ("svg", "pdf"):
             data = self.pipe(fmt)
         else:
-            raise ValueError(f"cannot tell the format from {path!r}: use a .svg, .png, .pdf or .dot file name")
+            raise ValueError(f"cannot tell the format from {path!r}: "
+                             "use a .svg, .png, .pdf or .dot file name")
         with open(path, "wb") as out:
             out.write(data)
         return path
@@ -410,7 +406,8 @@ def _draw(title: str, jaxpr: Jaxpr, names: dict, keys: list, wire_label: Callabl
             dot.node(f"g{u}", label=label, shape="circle" if len(label) <= 4 else "ellipse", color=color,
                      style="filled", fillcolor="#f6f8fa")
         else:
-            dot.node(f"g{u}", label=f"{keys[members[0]][0]}\n({len(members)} op{'s' if len(members) > 1 else ''})", shape="box",
+            ops = f"{len(members)} op{'s' if len(members) > 1 else ''}"
+            dot.node(f"g{u}", label=f"{keys[members[0]][0]}\n({ops})", shape="box",
                      style="rounded,filled", fillcolor="#ddf4ff", color=color, peripheries=2)
         for i in members:
             for v in jaxpr.eqns[i].outvars:
@@ -463,7 +460,8 @@ def _forward_dot(rec: Recording, collapse, digits: int, max_values: int) -> str:
         """At a branch, each wire carries back its own part of the gradient; the parts add up."""
         if v.aval.dtype.kind != "f":
             return None
-        parts = [rec.sent[i][pos] for i, pos in node_uses if rec.sent[i] is not None and rec.sent[i][pos] is not None]
+        parts = [rec.sent[i][pos] for i, pos in node_uses
+                 if rec.sent[i] is not None and rec.sent[i][pos] is not None]
         total = functools.reduce(np.add, parts) if parts else np.zeros(v.aval.shape, v.aval.dtype)
         return "<" + "<BR/>".join(_font(s, RED) for s in lines(total)) + ">"
 
@@ -513,7 +511,8 @@ def _backward_dot(rec: Recording, collapse, digits: int, max_values: int) -> str
 
     def wire_label(v):
         color = RED if v in made_backward else GREEN
-        return _wire_label(_shape_of(values[v]), fmt_lines(values[v], digits, max_values), None, value_color=color)
+        return _wire_label(_shape_of(values[v]), fmt_lines(values[v], digits, max_values), None,
+                           value_color=color)
 
     inputs = [rec.names[v] for v in jaxpr.invars]
     out_names = _out_names(rec) + [f"grad {rec.names[v]}" for v in wrt]

@@ -1,6 +1,16 @@
 """The primitive wrappers, lax-style: same dtypes in, explicit axes, no numpy conveniences.
 
-Use these to write VJP rules or new composite operations; users normally want minigrad_fn.numpy.
+Use these to write VJP rules or new composite operations; users normally want minigrad_fn.numpy. The
+helpers to define a new primitive (`primitive`, `Display`, the shape-rule checks) are here too.
 """
-from .primitives import *  # noqa: F401,F403
-from .primitives import all_primitives  # noqa: F401
+import numpy as np  # noqa: F401
+
+from tracing import DTypeError, ShapedArray, ShapeError  # noqa: F401
+
+from . import primitives as _primitives
+from .primitives._base import (VJP, Display, broadcast_shapes, check_axes, fmt_shapes, jnp, lax,  # noqa: F401
+                               lax_fn, lax_op, primitive, require_float, same_dtype, scalar, show_nothing,
+                               show_out_shape, show_param, unit_rule)
+
+# every wrapper and primitive of `minigrad_fn.primitives` (its `__all__`), under the same names
+globals().update((name, getattr(_primitives, name)) for name in _primitives.__all__)

@@ -55,10 +55,11 @@ def test_sigmoid_neuron_slide():
     g = mg.graph(neuron)(*NEURON_ARGS)
     w = wires(g.source)
     # inputs w0, x0, w1, x1, w2 with the slide's gradients
-    assert w[:5] == [("2.00", "-0.20"), ("-1.00", "0.39"), ("-3.00", "-0.39"), ("-2.00", "-0.59"), ("-3.00", "0.20")]
+    assert w[:5] == [("2.00", "-0.20"), ("-1.00", "0.39"), ("-3.00", "-0.39"), ("-2.00", "-0.59"),
+                     ("-3.00", "0.20")]
     # w0 x0 = -2, w1 x1 = 6, their sum 4, + w2 = 1, *-1, exp, +1, 1/x
-    assert w[5:] == [("-2.00", "0.20"), ("6.00", "0.20"), ("4.00", "0.20"), ("1.00", "0.20"), ("-1.00", "-0.20"),
-                     ("0.37", "-0.53"), ("1.37", "-0.53"), ("0.73", "1.00")]
+    assert w[5:] == [("-2.00", "0.20"), ("6.00", "0.20"), ("4.00", "0.20"), ("1.00", "0.20"),
+                     ("-1.00", "-0.20"), ("0.37", "-0.53"), ("1.37", "-0.53"), ("0.73", "1.00")]
     assert gates(g.source) == ["mul", "mul", "add", "add", "neg", "exp", "add(1.00, ·)", "div(1.00, ·)"]
 
 
@@ -84,7 +85,8 @@ def test_vector_example_shows_shapes_and_values():
 def test_large_arrays_show_their_norm():
     x = np.arange(12.0).reshape(3, 4)
     src = mg.graph(lambda x: mnp.sum(x * x))(x).source
-    assert f"norm {fmt_number(np.linalg.norm(x))}" in src and f"norm {fmt_number(2 * np.linalg.norm(x))}" in src
+    assert f"norm {fmt_number(np.linalg.norm(x))}" in src
+    assert f"norm {fmt_number(2 * np.linalg.norm(x))}" in src
     assert "f64[3,4]" in src
 
 
@@ -96,7 +98,8 @@ def test_branches_carry_their_own_parts():
     src = mg.graph(branches)(2.0, 3.0).source
     # x feeds mul and max: 6 comes back from the mul, nothing from the max; a = x y gets 1 + 1
     assert ("2.00", "6.00") in wires(src) and ("6.00", "2.00") in wires(src)
-    branch_labels = re.findall(r'w(\d+) -> g\d+ \[tailport="e", label=<<FONT COLOR="#cf222e">([^<]*)</FONT>>\]', src)
+    branch_labels = re.findall(r'w(\d+) -> g\d+ \[tailport="e", '
+                               r'label=<<FONT COLOR="#cf222e">([^<]*)</FONT>>\]', src)
     by_wire: dict = {}
     for wire, label in branch_labels:
         by_wire.setdefault(wire, []).append(float(label))
@@ -121,7 +124,8 @@ def test_gradients_of_every_variable_match_grad():
     # what each gate sends back adds up to every variable's gradient
     for i, eqn in enumerate(rec.eqns):
         for v in eqn.outvars:
-            parts = [rec.sent[j][k] for j, k in rec.consumers(v) if rec.sent[j] is not None and rec.sent[j][k] is not None]
+            parts = [rec.sent[j][k] for j, k in rec.consumers(v)
+                     if rec.sent[j] is not None and rec.sent[j][k] is not None]
             if parts:
                 assert np.allclose(sum(parts) + (rec.seed.get(v, 0)), rec.grad_of(v))
 

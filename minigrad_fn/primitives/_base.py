@@ -92,7 +92,8 @@ def show_nothing(eqn) -> str:
     return ""
 
 
-def per_operand(rules: Sequence, reads: Sequence[int] | None = None, reads_ans: bool | None = None) -> Callable:
+def per_operand(rules: Sequence, reads: Sequence[int] | None = None,
+                reads_ans: bool | None = None) -> Callable:
     """A backward part from one rule per operand, `rule(g, ans, *operands, **params) -> cotangent`, for
     residuals kept by the default forward part with these `reads`/`reads_ans` (see VJP): the rules get
     values where those were kept and avals (shape and dtype) elsewhere. An entry None means no gradient

@@ -2,17 +2,31 @@
 
 n-ary operations broadcast their operands numpy-style (same dtype required; the numpy surface promotes
 first); every VJP rule undoes that broadcasting with the one shared `unbroadcast`.
-Each primitive is one block: shape rule, numpy implementation, VJP rule per operand, wrapper.
+Each primitive is one block: shape rule, numpy implementation, VJP rule per operand, lowering, display,
+wrapper. The wrappers that JAX names like Python builtins (abs, round, pow, max, min) are `abs_`... here,
+so that in this module those names keep their builtin meaning; the package exports them as `abs`...
 """
 from __future__ import annotations
 
 import numpy as np
 
-from tracing import ShapedArray
+from tracing import DTypeError, ShapedArray
 
-from . import reductions as R
-from . import shape as S
-from ._base import broadcast_shapes, jnp, lax, lax_op, primitive, require_float, same_dtype, scalar, unit_rule
+from ._base import (Display, broadcast_shapes, jnp, lax, lax_op, primitive, require_float, same_dtype, scalar,
+                    show_param, unit_rule)
+from .reductions import reduce_sum
+from .shape import reshape
+
+__all__ = [
+    "neg", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "tanh", "logistic", "sqrt", "abs_", "sign",
+    "floor", "ceil", "round_", "integer_pow", "add", "sub", "mul", "div", "pow_", "max_", "min_",
+    "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not", "select",
+    "convert_element_type", "stop_gradient", "unbroadcast",
+    "neg_p", "exp_p", "log_p", "log1p_p", "expm1_p", "sin_p", "cos_p", "tan_p", "tanh_p", "logistic_p",
+    "sqrt_p", "abs_p", "sign_p", "floor_p", "ceil_p", "round_p", "integer_pow_p", "add_p", "sub_p", "mul_p",
+    "div_p", "pow_p", "max_p", "min_p", "eq_p", "ne_p", "lt_p", "le_p", "gt_p", "ge_p", "and_p", "or_p",
+    "not_p", "select_p", "convert_element_type_p", "stop_gradient_p",
+]
 
 _BOOL = np.dtype(bool)
 
@@ -49,16 +63,20 @@ def unbroadcast(g, shape: tuple):
     if gshape == shape:
         return g
     lead = len(gshape) - len(shape)
-    axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape) if d == 1 and gshape[i + lead] != 1)
+    axes = tuple(range(lead)) + tuple(i + lead for i, d in enumerate(shape)
+                                      if d == 1 and gshape[i + lead] != 1)
     if axes:
-        g = R.reduce_sum(g, axes)
-    return S.reshape(g, shape) if g.shape != shape else g
+        g = reduce_sum(g, axes)
+    return reshape(g, shape) if g.shape != shape else g
 
 
 # ---- unary, float -------------------------------------------------------------------------------
-def _unop(name, impl, vjp, float_only=True, lower=None, reads=None, reads_ans=None):
+def _unop(name, impl, vjp, float_only=True, lower=None, reads=None, reads_ans=None, **display):
     rule = (_float_unary_rule if float_only else _unary_rule)(name)
-    return primitive(name, rule, impl, [vjp], lower or lax_op(name), reads=reads, reads_ans=reads_ans)  # lax has the same name
+    # a diagonal Jacobian; the piecewise-constant ones (no VJP rule) have no local gradient to show
+    display = Display(kind="elementwise" if vjp is not None else "other", **display)
+    return primitive(name, rule, impl, [vjp], lower or lax_op(name),  # lax has the same name
+                     reads=reads, reads_ans=reads_ans, display=display)
 
 
 def _neg_of_neg(eqn, ctx):
@@ -71,16 +89,21 @@ neg_p.rules["simplify"] = _neg_of_neg
 exp_p = _unop("exp", np.exp, lambda g, ans, x: mul(g, ans), reads=(), reads_ans=True)
 log_p = _unop("log", np.log, lambda g, ans, x: div(g, x), reads=(0,))
 log1p_p = _unop("log1p", np.log1p, lambda g, ans, x: div(g, add(x, scalar(1, x))), reads=(0,))
-expm1_p = _unop("expm1", np.expm1, lambda g, ans, x: mul(g, add(ans, scalar(1, ans))), reads=(), reads_ans=True)
+expm1_p = _unop("expm1", np.expm1, lambda g, ans, x: mul(g, add(ans, scalar(1, ans))),
+                reads=(), reads_ans=True)
 sin_p = _unop("sin", np.sin, lambda g, ans, x: mul(g, cos(x)), reads=(0,))
 cos_p = _unop("cos", np.cos, lambda g, ans, x: neg(mul(g, sin(x))), reads=(0,))
-tan_p = _unop("tan", np.tan, lambda g, ans, x: mul(g, add(scalar(1, ans), mul(ans, ans))), reads=(), reads_ans=True)
-tanh_p = _unop("tanh", np.tanh, lambda g, ans, x: mul(g, sub(scalar(1, ans), mul(ans, ans))), reads=(), reads_ans=True)
+tan_p = _unop("tan", np.tan, lambda g, ans, x: mul(g, add(scalar(1, ans), mul(ans, ans))),
+              reads=(), reads_ans=True)
+tanh_p = _unop("tanh", np.tanh, lambda g, ans, x: mul(g, sub(scalar(1, ans), mul(ans, ans))),
+               reads=(), reads_ans=True)
 logistic_p = _unop("logistic", lambda x: _logistic_impl(x),
-                   lambda g, ans, x: mul(g, mul(ans, sub(scalar(1, ans), ans))), reads=(), reads_ans=True)
+                   lambda g, ans, x: mul(g, mul(ans, sub(scalar(1, ans), ans))), reads=(), reads_ans=True,
+                   short="sigmoid", pattern="sigmoid gate: local gradient (1 - s) s")
 sqrt_p = _unop("sqrt", np.sqrt, lambda g, ans, x: div(g, mul(scalar(2, ans), ans)), reads=(), reads_ans=True)
 # abs'(0) = 1, as lax.abs: the gradient is select(x >= 0, g, -g)
-abs_p = _unop("abs", np.abs, lambda g, ans, x: select(ge(x, scalar(0, x)), g, neg(g)), float_only=False, reads=(0,))
+abs_p = _unop("abs", np.abs, lambda g, ans, x: select(ge(x, scalar(0, x)), g, neg(g)),
+              float_only=False, reads=(0,))
 # piecewise constant: the gradient is zero almost everywhere, as in JAX
 sign_p = _unop("sign", np.sign, None, float_only=False)
 floor_p = _unop("floor", np.floor, None)
@@ -106,11 +129,11 @@ def tan(x): return tan_p.bind(x)
 def tanh(x): return tanh_p.bind(x)
 def logistic(x): return logistic_p.bind(x)
 def sqrt(x): return sqrt_p.bind(x)
-def abs(x): return abs_p.bind(x)  # noqa: A001
+def abs_(x): return abs_p.bind(x)
 def sign(x): return sign_p.bind(x)
 def floor(x): return floor_p.bind(x)
 def ceil(x): return ceil_p.bind(x)
-def round(x): return round_p.bind(x)  # noqa: A001
+def round_(x): return round_p.bind(x)
 
 
 # ---- integer_pow: x ** n for a Python int n ----------------------------------------------------------
@@ -126,17 +149,19 @@ def _integer_pow_vjp(g, ans, x, *, y):
 
 
 integer_pow_p = primitive("integer_pow", lambda x, *, y: x, _integer_pow_impl, [_integer_pow_vjp],
-                          lax_op("integer_pow"), reads=(0,))
+                          lax_op("integer_pow"), reads=(0,),
+                          display=Display("pow", show_param("y"), kind="elementwise"))
 integer_pow_p.rules["simplify"] = lambda eqn, ctx: eqn.invars[0] if eqn.params["y"] == 1 else None
 def integer_pow(x, y: int): return integer_pow_p.bind(x, y=int(y))
 
 
 # ---- binary arithmetic -----------------------------------------------------------------------------
-def _binop(name, impl, rule_x, rule_y, lower=None, reads=None, reads_ans=None):
+def _binop(name, impl, rule_x, rule_y, lower=None, reads=None, reads_ans=None, pattern=""):
     def unbroadcasting(rule, i):
         return lambda g, ans, x, y: unbroadcast(rule(g, ans, x, y), (x, y)[i].shape)
     return primitive(name, _binary_rule(name), impl, [unbroadcasting(rule_x, 0), unbroadcasting(rule_y, 1)],
-                     lower or lax_op(name), reads=reads, reads_ans=reads_ans)
+                     lower or lax_op(name), reads=reads, reads_ans=reads_ans,
+                     display=Display(kind="elementwise", pattern=pattern))
 
 
 def _pow_dx(g, ans, x, y):
@@ -144,7 +169,7 @@ def _pow_dx(g, ans, x, y):
     # float rule gives 0 * inf = nan). Guarding only that point keeps d/dy of this (x**-1 at y == 0) right.
     zero = scalar(0, x)
     origin = logical_and(eq(x, zero), eq(y, zero))
-    return mul(g, select(origin, zero, mul(y, pow(x, sub(y, scalar(1, y))))))
+    return mul(g, select(origin, zero, mul(y, pow_(x, sub(y, scalar(1, y))))))
 
 
 def _pow_dy(g, ans, x, y):
@@ -163,16 +188,21 @@ def _max_rule(mine, other):
     return rule
 
 
-add_p = _binop("add", np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g, reads=())
-sub_p = _binop("sub", np.subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: neg(g), reads=())
-mul_p = _binop("mul", np.multiply, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(g, x), reads=(0, 1))
+add_p = _binop("add", np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g, reads=(),
+               pattern="add distributes: each input gets the upstream gradient unchanged")
+sub_p = _binop("sub", np.subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: neg(g), reads=(),
+               pattern="sub distributes: the upstream gradient, negated for the subtracted input")
+mul_p = _binop("mul", np.multiply, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(g, x),
+               reads=(0, 1), pattern="mul switches: each input gets upstream x the other input")
 div_p = _binop("div", lambda x, y: _div_impl(x, y), lambda g, ans, x, y: div(g, y),
                lambda g, ans, x, y: neg(mul(g, div(ans, y))), reads=(1,), reads_ans=True)
 pow_p = _binop("pow", np.power, _pow_dx, _pow_dy,  # lax.pow takes float bases only
                lambda x, y: (lax_op("pow") if np.dtype(x.dtype).kind in "fc" else jnp.power)(x, y),
                reads=(0, 1), reads_ans=True)
-max_p = _binop("max", np.maximum, _max_rule(0, 1), _max_rule(1, 0), reads=(0, 1), reads_ans=True)
-min_p = _binop("min", np.minimum, _max_rule(0, 1), _max_rule(1, 0), reads=(0, 1), reads_ans=True)
+max_p = _binop("max", np.maximum, _max_rule(0, 1), _max_rule(1, 0), reads=(0, 1), reads_ans=True,
+               pattern="max routes: all of the gradient to the larger input, none to the other")
+min_p = _binop("min", np.minimum, _max_rule(0, 1), _max_rule(1, 0), reads=(0, 1), reads_ans=True,
+               pattern="min routes: all of the gradient to the smaller input, none to the other")
 add_p.rules["simplify"] = unit_rule(0)  # x + 0 -> x: the symbolic zeros a backward pass can leave behind
 sub_p.rules["simplify"] = unit_rule(0, commutative=False)
 mul_p.rules["simplify"] = unit_rule(1)  # x * 1 -> x: e.g. the cotangent 1.0 that seeds grad
@@ -190,14 +220,14 @@ def add(x, y): return add_p.bind(x, y)
 def sub(x, y): return sub_p.bind(x, y)
 def mul(x, y): return mul_p.bind(x, y)
 def div(x, y): return div_p.bind(x, y)
-def pow(x, y): return pow_p.bind(x, y)  # noqa: A001
-def max(x, y): return max_p.bind(x, y)  # noqa: A001
-def min(x, y): return min_p.bind(x, y)  # noqa: A001
+def pow_(x, y): return pow_p.bind(x, y)
+def max_(x, y): return max_p.bind(x, y)
+def min_(x, y): return min_p.bind(x, y)
 
 
 # ---- comparisons and logic (no gradient: their outputs are bool) ---------------------------------
 def _cmp(name, impl):
-    return primitive(name, _compare_rule(name), impl, [None, None], lax_op(name))
+    return primitive(name, _compare_rule(name), impl, [None, None], lax_op(name), display=Display())
 
 
 eq_p = _cmp("eq", np.equal)
@@ -206,9 +236,11 @@ lt_p = _cmp("lt", np.less)
 le_p = _cmp("le", np.less_equal)
 gt_p = _cmp("gt", np.greater)
 ge_p = _cmp("ge", np.greater_equal)
-and_p = primitive("and", _binary_rule("and"), np.logical_and, [None, None], lax_op("bitwise_and"))
-or_p = primitive("or", _binary_rule("or"), np.logical_or, [None, None], lax_op("bitwise_or"))
-not_p = primitive("not", _unary_rule("not"), np.logical_not, [None], lax_op("bitwise_not"))
+and_p = primitive("and", _binary_rule("and"), np.logical_and, [None, None], lax_op("bitwise_and"),
+                  display=Display())
+or_p = primitive("or", _binary_rule("or"), np.logical_or, [None, None], lax_op("bitwise_or"),
+                 display=Display())
+not_p = primitive("not", _unary_rule("not"), np.logical_not, [None], lax_op("bitwise_not"), display=Display())
 
 
 def eq(x, y): return eq_p.bind(x, y)
@@ -224,7 +256,6 @@ def logical_not(x): return not_p.bind(x)
 
 # ---- select(pred, on_true, on_false): numpy's where ----------------------------------------------
 def _select_rule(pred, x, y):
-    from tracing import DTypeError
     if pred.dtype != _BOOL:
         raise DTypeError(f"select: the predicate must be bool, got {pred.dtype.name} {pred.shape}",
                          "Compare first (x > 0) or cast with .astype(bool).")
@@ -244,7 +275,8 @@ select_p = primitive("select", _select_rule, np.where, [
     None,
     lambda g, ans, p, x, y: unbroadcast(select(p, g, scalar(0, g)), x.shape),
     lambda g, ans, p, x, y: unbroadcast(select(p, scalar(0, g), g), y.shape),
-], lax_op("select"), reads=(0,))
+], lax_op("select"), reads=(0,), display=Display(
+    kind="elementwise", pattern="select routes: each element's gradient goes to the input it was taken from"))
 select_p.rules["simplify"] = _known_select
 def select(pred, on_true, on_false): return select_p.bind(pred, on_true, on_false)
 
@@ -257,7 +289,7 @@ def _convert_vjp(g, ans, x, *, new_dtype):
 convert_element_type_p = primitive(
     "convert_element_type", lambda x, *, new_dtype: ShapedArray(x.shape, new_dtype),
     lambda x, *, new_dtype: np.asarray(x).astype(new_dtype), [_convert_vjp], lax_op("convert_element_type"),
-    reads=())
+    reads=(), display=Display("convert", kind="elementwise"))
 
 
 def convert_element_type(x, new_dtype):
@@ -268,5 +300,5 @@ def convert_element_type(x, new_dtype):
 
 
 stop_gradient_p = primitive("stop_gradient", _unary_rule("stop_gradient"), lambda x: x, [None],
-                           lax_op("stop_gradient"))
+                            lax_op("stop_gradient"), display=Display(local="0: nothing flows back"))
 def stop_gradient(x): return stop_gradient_p.bind(x)

@@ -10,8 +10,10 @@ import numpy as np
 
 from tracing import DTypeError, ShapedArray, ShapeError
 
-from . import shape as S
-from ._base import jnp, primitive, scalar
+from ._base import Display, jnp, primitive, scalar
+from .shape import broadcast_in_dim
+
+__all__ = ["gather", "scatter_add", "gather_p", "scatter_add_p"]
 
 
 def _check_idx(name, x, idx):
@@ -19,7 +21,8 @@ def _check_idx(name, x, idx):
         raise DTypeError(f"{name}: indices must be integers, got {idx.dtype.name} {idx.shape}",
                          "Cast them with .astype(int).")
     if len(idx.shape) == 0 or not 1 <= idx.shape[-1] <= len(x.shape):
-        raise ShapeError(f"{name}: index array of shape {idx.shape} does not fit an operand of shape {x.shape}",
+        raise ShapeError(f"{name}: index array of shape {idx.shape} does not fit an operand of shape "
+                         f"{x.shape}",
                          "The last axis of the index array counts the indexed leading axes.")
 
 
@@ -34,7 +37,7 @@ def _gather_impl(x, idx):
 
 
 def _gather_vjp(g, ans, x, idx):
-    return scatter_add(S.broadcast_in_dim(scalar(0, g), x.shape, ()), idx, g)
+    return scatter_add(broadcast_in_dim(scalar(0, g), x.shape, ()), idx, g)
 
 
 def _jax_index(idx):
@@ -43,7 +46,8 @@ def _jax_index(idx):
 
 
 gather_p = primitive("gather", _gather_rule, _gather_impl, [_gather_vjp, None],
-                     lambda x, idx: jnp.asarray(x)[_jax_index(idx)], reads=(1,))
+                     lambda x, idx: jnp.asarray(x)[_jax_index(idx)], reads=(1,),
+                     display=Display(kind="moves"))
 def gather(x, idx): return gather_p.bind(x, idx)
 
 
@@ -70,5 +74,6 @@ scatter_add_p = primitive("scatter_add", _scatter_rule, _scatter_impl, [
     lambda g, ans, operand, idx, updates: g,
     None,
     lambda g, ans, operand, idx, updates: gather(g, idx),
-], lambda operand, idx, updates: jnp.asarray(operand).at[_jax_index(idx)].add(updates), reads=(1,))
+], lambda operand, idx, updates: jnp.asarray(operand).at[_jax_index(idx)].add(updates), reads=(1,),
+   display=Display(kind="moves"))
 def scatter_add(operand, idx, updates): return scatter_add_p.bind(operand, idx, updates)

@@ -9,8 +9,10 @@ import numpy as np
 
 from tracing import ShapedArray, ShapeError
 
+from ._base import Display, lax_fn, primitive, same_dtype, show_nothing
 from . import shape as S
-from ._base import lax_fn, primitive, same_dtype
+
+__all__ = ["dot_general", "dot_general_p"]
 
 
 def _free(ndim, contract, batch):
@@ -20,15 +22,15 @@ def _free(ndim, contract, batch):
 def _dot_rule(x, y, *, dimension_numbers):
     (xc, yc), (xb, yb) = dimension_numbers
     same_dtype("dot_general", x, y)
-    bad = (len(xc) != len(yc) or len(xb) != len(yb)
-           or any(not 0 <= i < len(x.shape) for i in xc + xb) or any(not 0 <= i < len(y.shape) for i in yc + yb))
+    bad = (len(xc) != len(yc) or len(xb) != len(yb) or any(not 0 <= i < len(x.shape) for i in xc + xb)
+           or any(not 0 <= i < len(y.shape) for i in yc + yb))
     if not bad:
         bad = any(x.shape[i] != y.shape[j] for i, j in zip(xc + xb, yc + yb))
     if bad:
         raise ShapeError(f"dot_general: shapes {x.shape} and {y.shape} do not fit contracting axes "
                          f"{xc} and {yc} with batch axes {xb} and {yb}",
-                         "The contracted axes must have equal lengths (for x @ y: x.shape[-1] == y.shape[-2]); "
-                         "transpose or reshape an operand.")
+                         "The contracted axes must have equal lengths "
+                         "(for x @ y: x.shape[-1] == y.shape[-2]); transpose or reshape an operand.")
     shape = tuple(x.shape[i] for i in xb) + tuple(x.shape[i] for i in _free(len(x.shape), xc, xb)) \
         + tuple(y.shape[i] for i in _free(len(y.shape), yc, yb))
     return ShapedArray(shape, x.dtype)
@@ -45,7 +47,7 @@ def _dot_impl(x, y, *, dimension_numbers):
     xf, yf = _free(x.ndim, xc, xb), _free(y.ndim, yc, yb)
     bshape = tuple(x.shape[i] for i in xb)
     xfs, yfs = tuple(x.shape[i] for i in xf), tuple(y.shape[i] for i in yf)
-    b, m, n = int(np.prod(bshape, dtype=np.int64)), int(np.prod(xfs, dtype=np.int64)), int(np.prod(yfs, dtype=np.int64))
+    b, m, n = (int(np.prod(s, dtype=np.int64)) for s in (bshape, xfs, yfs))
     k = int(np.prod([x.shape[i] for i in xc], dtype=np.int64))
     x3 = np.transpose(x, xb + xf + xc).reshape(b, m, k)
     y3 = np.transpose(y, yb + yc + yf).reshape(b, k, n)
@@ -83,8 +85,9 @@ def _dot_vjp_y(g, ans, x, y, *, dimension_numbers):
     return _dot_vjp_lhs(g, x, y.ndim, ((yc, xc), (yb, xb)), swap_ans=True)
 
 
-dot_general_p = primitive("dot_general", _dot_rule, _dot_impl, [_dot_vjp_x, _dot_vjp_y], lax_fn("dot_general"),
-                          reads=(0, 1))
+dot_general_p = primitive("dot_general", _dot_rule, _dot_impl, [_dot_vjp_x, _dot_vjp_y],
+                          lax_fn("dot_general"), reads=(0, 1), display=Display("dot", show_nothing,
+                                                        local="the other operand: g @ B^T, A^T @ g"))
 
 
 def _fold_transposes(eqn, ctx):
@@ -114,5 +117,6 @@ dot_general_p.rules["simplify"] = _fold_transposes
 
 def dot_general(x, y, dimension_numbers):
     (xc, yc), (xb, yb) = dimension_numbers
-    dn = ((tuple(int(i) for i in xc), tuple(int(i) for i in yc)), (tuple(int(i) for i in xb), tuple(int(i) for i in yb)))
+    dn = ((tuple(int(i) for i in xc), tuple(int(i) for i in yc)),
+          (tuple(int(i) for i in xb), tuple(int(i) for i in yb)))
     return dot_general_p.bind(x, y, dimension_numbers=dn)

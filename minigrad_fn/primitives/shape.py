@@ -1,14 +1,26 @@
-"""Shape primitives: broadcast_in_dim, reshape, transpose, squeeze, concatenate, slice, pad, rev, iota."""
-from __future__ import annotations
+"""Shape primitives: broadcast_in_dim, reshape, transpose, squeeze, concatenate, slice, pad, rev, iota.
 
-import builtins
+Their values only move, and so do their gradients (the displays' kind "moves"). The wrapper JAX calls
+`slice` is `slice_` here, so that in this module `slice` keeps meaning Python's; the package exports it as
+`slice`.
+"""
+from __future__ import annotations
 
 import numpy as np
 
 from tracing import ShapedArray, ShapeError
 
-from . import reductions as R
-from ._base import check_axes, fmt_shapes, jnp, lax, lax_fn, primitive, same_dtype
+from ._base import (Display, check_axes, fmt_shapes, jnp, lax, lax_fn, later_family, primitive, same_dtype,
+                    show_out_shape, show_param)
+
+R = later_family("reductions")  # broadcast_in_dim's VJP rule sums (reductions imports this module)
+
+__all__ = [
+    "broadcast_in_dim", "reshape", "transpose", "squeeze", "expand_dims", "concatenate", "slice_", "pad",
+    "rev", "iota",
+    "broadcast_in_dim_p", "reshape_p", "transpose_p", "squeeze_p", "concatenate_p", "slice_p", "pad_p",
+    "rev_p", "iota_p",
+]
 
 
 # ---- broadcast_in_dim: operand axis i becomes output axis broadcast_dimensions[i] ----------------------
@@ -18,8 +30,8 @@ def _bid_rule(x, *, shape, broadcast_dimensions):
     if ok:
         ok = all(x.shape[i] in (1, shape[d]) for i, d in enumerate(bd))
     if not ok:
-        raise ShapeError(f"broadcast_in_dim: cannot broadcast shape {x.shape} to {shape} "
-                         f"along axes {bd}", "Each operand axis must be 1 or equal the target axis it maps to.")
+        raise ShapeError(f"broadcast_in_dim: cannot broadcast shape {x.shape} to {shape} along axes {bd}",
+                         "Each operand axis must be 1 or equal the target axis it maps to.")
     return ShapedArray(tuple(shape), x.dtype)
 
 
@@ -40,7 +52,8 @@ def _bid_vjp(g, ans, x, *, shape, broadcast_dimensions):
 
 
 broadcast_in_dim_p = primitive("broadcast_in_dim", _bid_rule, _bid_impl, [_bid_vjp],
-                               lax_fn("broadcast_in_dim"), reads=())
+                               lax_fn("broadcast_in_dim"), reads=(),
+                               display=Display("broadcast", show_out_shape, kind="moves"))
 
 
 def broadcast_in_dim(x, shape, broadcast_dimensions):
@@ -69,7 +82,8 @@ def _reshape_simplify(eqn, ctx):
 
 
 reshape_p = primitive("reshape", _reshape_rule, lambda x, *, new_sizes: np.reshape(x, new_sizes),
-                      [lambda g, ans, x, *, new_sizes: reshape(g, x.shape)], lax_fn("reshape"), reads=())
+                      [lambda g, ans, x, *, new_sizes: reshape(g, x.shape)], lax_fn("reshape"), reads=(),
+                      display=Display(params=show_out_shape, kind="moves"))
 reshape_p.rules["simplify"] = _reshape_simplify
 
 
@@ -102,7 +116,8 @@ def _transpose_simplify(eqn, ctx):
 
 transpose_p = primitive("transpose", _transpose_rule, lambda x, *, permutation: np.transpose(x, permutation),
                         [lambda g, ans, x, *, permutation: transpose(g, tuple(np.argsort(permutation)))],
-                        lax_fn("transpose"), reads=())
+                        lax_fn("transpose"), reads=(),
+                        display=Display(params=show_param("permutation", "perm"), kind="moves"))
 transpose_p.rules["simplify"] = _transpose_simplify
 
 
@@ -124,7 +139,8 @@ def _squeeze_rule(x, *, dimensions):
 
 
 squeeze_p = primitive("squeeze", _squeeze_rule, lambda x, *, dimensions: np.squeeze(x, dimensions),
-                      [lambda g, ans, x, *, dimensions: reshape(g, x.shape)], lax_fn("squeeze"), reads=())
+                      [lambda g, ans, x, *, dimensions: reshape(g, x.shape)], lax_fn("squeeze"), reads=(),
+                      display=Display(kind="moves"))
 
 
 def squeeze(x, dimensions):
@@ -150,7 +166,8 @@ def _concat_rule(*xs, dimension):
     nd = len(xs[0].shape)
     check_axes("concatenate", xs[0], (dimension,))
     for x in xs:
-        if len(x.shape) != nd or any(a != b for i, (a, b) in enumerate(zip(x.shape, xs[0].shape)) if i != dimension):
+        if len(x.shape) != nd or any(a != b for i, (a, b) in enumerate(zip(x.shape, xs[0].shape))
+                                     if i != dimension):
             raise ShapeError(f"concatenate: operand shapes {fmt_shapes(xs)} differ outside axis {dimension}",
                              "All operands must have the same shape except along the joined axis.")
     shape = list(xs[0].shape)
@@ -166,7 +183,7 @@ def _concat_vjp(eqn, res, cts, wanted):
         if want:
             lo, hi = [0] * g.ndim, list(g.shape)
             lo[dim], hi[dim] = start, stop
-            out.append(slice(g, lo, hi))
+            out.append(slice_(g, lo, hi))
         else:
             out.append(None)
         start = stop
@@ -175,7 +192,8 @@ def _concat_vjp(eqn, res, cts, wanted):
 
 concatenate_p = primitive("concatenate", _concat_rule,
                           lambda *xs, dimension: np.concatenate(xs, axis=dimension), _concat_vjp,
-                          lambda *xs, dimension: lax.concatenate(xs, dimension), reads=())
+                          lambda *xs, dimension: lax.concatenate(xs, dimension), reads=(),
+                          display=Display(kind="moves"))
 
 
 def concatenate(xs, dimension: int):
@@ -192,12 +210,12 @@ def _slice_rule(x, *, start_indices, limit_indices, strides):
         raise ShapeError(f"slice: start {start_indices}, limit {limit_indices}, strides {strides} "
                          f"do not fit an operand of shape {x.shape}",
                          "Each axis needs 0 <= start <= limit <= size and a stride >= 1.")
-    return ShapedArray(tuple(max(0, -(-(l - s) // st)) for s, l, st in zip(start_indices, limit_indices, strides)),
-                       x.dtype)
+    return ShapedArray(tuple(max(0, -(-(l - s) // st))
+                             for s, l, st in zip(start_indices, limit_indices, strides)), x.dtype)
 
 
 def _slice_impl(x, *, start_indices, limit_indices, strides):
-    return x[tuple(builtins.slice(s, l, st) for s, l, st in zip(start_indices, limit_indices, strides))]
+    return x[tuple(slice(s, l, st) for s, l, st in zip(start_indices, limit_indices, strides))]
 
 
 def _slice_vjp(g, ans, x, *, start_indices, limit_indices, strides):
@@ -210,10 +228,19 @@ def _slice_vjp(g, ans, x, *, start_indices, limit_indices, strides):
     return pad(g, tuple(config))
 
 
-slice_p = primitive("slice", _slice_rule, _slice_impl, [_slice_vjp], lax_fn("slice"), reads=())
+def _slice_text(eqn):
+    """`[0:2, 1:3:2]`: the start, limit and (when not 1) stride of each axis."""
+    p = eqn.params
+    return "[" + ", ".join(f"{s}:{e}" + (f":{st}" if st != 1 else "")
+                           for s, e, st in zip(p["start_indices"], p["limit_indices"],
+                                               p.get("strides") or [1] * len(p["start_indices"]))) + "]"
 
 
-def slice(x, start_indices, limit_indices, strides=None):  # noqa: A001
+slice_p = primitive("slice", _slice_rule, _slice_impl, [_slice_vjp], lax_fn("slice"), reads=(),
+                    display=Display(params=_slice_text, kind="moves"))
+
+
+def slice_(x, start_indices, limit_indices, strides=None):
     start_indices = tuple(int(i) for i in start_indices)
     limit_indices = tuple(int(i) for i in limit_indices)
     strides = tuple(int(i) for i in strides) if strides is not None else (1,) * len(start_indices)
@@ -226,25 +253,28 @@ def _pad_rule(x, *, padding_config):
     if len(padding_config) != len(x.shape) or any(min(c) < 0 for c in padding_config):
         raise ShapeError(f"pad: padding {padding_config} does not fit shape {x.shape}",
                          "Give one non-negative (low, high, interior) triple per axis.")
-    return ShapedArray(tuple(lo + hi + d + max(0, d - 1) * it for (lo, hi, it), d in zip(padding_config, x.shape)),
-                       x.dtype)
+    return ShapedArray(tuple(lo + hi + d + max(0, d - 1) * it
+                             for (lo, hi, it), d in zip(padding_config, x.shape)), x.dtype)
 
 
 def _pad_impl(x, *, padding_config):
     shape = _pad_rule(ShapedArray(np.shape(x), x.dtype), padding_config=padding_config).shape
     out = np.zeros(shape, dtype=x.dtype)
-    out[tuple(builtins.slice(lo, lo + (d - 1) * (it + 1) + 1, it + 1) for (lo, hi, it), d in zip(padding_config, x.shape))] = x
+    out[tuple(slice(lo, lo + (d - 1) * (it + 1) + 1, it + 1)
+              for (lo, hi, it), d in zip(padding_config, x.shape))] = x
     return out
 
 
 def _pad_vjp(g, ans, x, *, padding_config):
     start = [lo for lo, _, _ in padding_config]
-    limit = [lo + max(0, (d - 1) * (it + 1) + 1) for (lo, _, it), d in zip(padding_config, x.shape)]  # d may be 0
-    return slice(g, start, limit, [it + 1 for _, _, it in padding_config])
+    limit = [lo + max(0, (d - 1) * (it + 1) + 1)  # d may be 0
+             for (lo, _, it), d in zip(padding_config, x.shape)]
+    return slice_(g, start, limit, [it + 1 for _, _, it in padding_config])
 
 
 pad_p = primitive("pad", _pad_rule, _pad_impl, [_pad_vjp],
-                  lambda x, *, padding_config: lax.pad(x, jnp.zeros((), x.dtype), padding_config), reads=())
+                  lambda x, *, padding_config: lax.pad(x, jnp.zeros((), x.dtype), padding_config), reads=(),
+                  display=Display(kind="moves"))
 
 
 def pad(x, padding_config):
@@ -259,7 +289,8 @@ def _rev_rule(x, *, dimensions):
 
 
 rev_p = primitive("rev", _rev_rule, lambda x, *, dimensions: np.flip(x, dimensions),
-                  [lambda g, ans, x, *, dimensions: rev(g, dimensions)], lax_fn("rev"), reads=())
+                  [lambda g, ans, x, *, dimensions: rev(g, dimensions)], lax_fn("rev"), reads=(),
+                  display=Display(kind="moves"))
 
 
 def rev(x, dimensions):
@@ -274,7 +305,7 @@ def _iota_impl(*, dtype, shape, dimension):
 
 
 iota_p = primitive("iota", lambda *, dtype, shape, dimension: ShapedArray(tuple(shape), np.dtype(dtype)),
-                   _iota_impl, [], lax_fn("broadcasted_iota"))
+                   _iota_impl, [], lax_fn("broadcasted_iota"), display=Display())
 
 
 def iota(dtype, shape, dimension: int = 0):
