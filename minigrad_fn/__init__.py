@@ -16,16 +16,19 @@ _tracing.register_internal_dir(_os.path.dirname(_os.path.abspath(__file__)))
 
 from . import numpy  # noqa: E402,F401  (attaches the array methods to tracers)
 from . import nn  # noqa: E402,F401
-from .autodiff import GradTypeError, grad, value_and_grad, vjp  # noqa: E402,F401
+from .autodiff import GradTypeError, MissingRuleError, grad, value_and_grad, vjp  # noqa: E402,F401
+from .forward import hessian, jacfwd, jacrev, jvp, linearize  # noqa: E402,F401
+from .batching import vmap  # noqa: E402,F401
 from .numpy import UnsupportedError  # noqa: E402,F401
 from .compiler import Jitted, LoweringError, jit  # noqa: E402,F401
 from .checks import check_grads  # noqa: E402,F401
 from .graph import graph  # noqa: E402,F401
 from .explain import explain  # noqa: E402,F401
 
-__all__ = ["grad", "value_and_grad", "vjp", "jit", "check_grads", "make_jaxpr", "eval_jaxpr", "typecheck",
+__all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap", "jit",
+           "check_grads", "make_jaxpr", "eval_jaxpr", "typecheck",
            "graph", "explain",
            "numpy", "nn",
            "MinigradError", "ShapeError", "DTypeError", "TracerError", "ConcretizationError",
-           "LeakedTracerError", "ArgumentError", "GradTypeError", "UnsupportedError", "OpError",
+           "LeakedTracerError", "ArgumentError", "GradTypeError", "MissingRuleError", "UnsupportedError", "OpError",
            "JaxprTypeError", "LoweringError", "Jitted"]

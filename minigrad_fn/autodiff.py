@@ -285,7 +285,7 @@ class VJPSplit:
                         res.append(x)
                     self._slots.append(("res", res_ids[id(x)]))
             closed = optimize(staged.to_jaxpr(out_vals + res))
-        self.fwd = _as_body(closed)
+        self.fwd = as_body(closed)
         self.n_out = len(outs)
         self.res_avals = [aval_of(r) for r in res]
         self._eqns, self._invars = inner.eqns, inner.invars
@@ -318,10 +318,10 @@ class VJPSplit:
             grads = [_zeros(v.aval) if g is None else g
                      for g, v in zip(grads, [v for v, w in zip(self._invars, wanted) if w])]
             closed = optimize(staged.to_jaxpr(grads))
-        return _as_body(closed)
+        return as_body(closed)
 
 
-def _as_body(closed):
+def as_body(closed):
     """A closed program as a body: its constants become leading inputs."""
     j = closed.jaxpr
     return Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns), closed.consts

@@ -84,6 +84,7 @@ class Trace:
     """
 
     __slots__ = ("parent", "level", "alive")
+    why_abstract = "inside jit or make_jaxpr only shapes and dtypes are known"  # for ConcretizationError
 
     def __init__(self, parent: "Trace | None"):
         self.parent = parent
@@ -108,6 +109,18 @@ class Trace:
     def inputs_of(self, tracer: "Tracer") -> list[str]:
         """Names of the traced arguments a tracer depends on (for error messages); [] if unknown."""
         return []
+
+    def end(self) -> None:
+        """The transformation has returned: later use of its tracers is a leak."""
+        self.alive = False
+
+    def owned_operands(self, args) -> bool:
+        """True if any operand is one of this trace's tracers (else a trace hands the operation to its
+        parent: nothing in it depends on this trace)."""
+        for a in args:
+            if isinstance(a, Tracer) and a._trace is self:
+                return True
+        return False
 
 
 class EvalTrace(Trace):
@@ -151,7 +164,7 @@ def is_staging() -> bool:
     on constants are recorded then, not computed."""
     t = _current.get()
     while t is not None:
-        if type(t) is JaxprTrace and not t.with_values:
+        if type(t) is JaxprTrace and t.record_all:
             return True
         t = t.parent
     return False
@@ -178,16 +191,22 @@ class JaxprTrace(Trace):
     `kept` is appended to `trace.kept`, one entry per equation), else by `parent.process`. With
     `keep_values`, every variable's value is also kept in `trace.env` (for pictures of the values).
     With `record_calls(code) -> bool` (which frames are user-level calls), each equation's source lists
-    the calls it was made in, below the frame running `top_code` (the traced function).
+    the calls it was made in, below the frame running `top_code` (the traced function). A staging trace
+    made with `record_constants=False` hands operations on none of its tracers to its parent (as a
+    value-carrying trace does): partial evaluation, for linearize.
     """
 
-    __slots__ = ("with_values", "eqns", "invars", "constvars", "consts", "_const_ids", "env", "kept",
-                 "forward", "arg_names", "_calls", "_is_call", "_frames", "_stop_code")
+    __slots__ = ("with_values", "record_all", "eqns", "invars", "constvars", "consts", "_const_ids", "env",
+                 "kept", "forward", "arg_names", "_calls", "_is_call", "_frames", "_stop_code")
 
     def __init__(self, parent: Trace, with_values: bool, forward: Forward | None = None,
-                 keep_values: bool = False, record_calls: Callable | None = None, top_code=None):
+                 keep_values: bool = False, record_calls: Callable | None = None, top_code=None,
+                 record_constants: bool = True):
         super().__init__(parent)
         self.with_values = with_values
+        # omnistaging: a staging trace records operations on constants too, unless told not to (linearize
+        # stages only what depends on its inputs and computes the rest)
+        self.record_all = not with_values and record_constants
         self.eqns: list[Eqn] = []
         self.invars: list[Var] = []
         self.constvars: list[Var] = []
@@ -243,7 +262,7 @@ class JaxprTrace(Trace):
 
     # -- operations --------------------------------------------------------------------------------
     def process(self, prim: Primitive, args: tuple, params: dict) -> list:
-        if self.with_values:
+        if not self.record_all:
             for a in args:
                 if isinstance(a, Tracer) and a._trace is self:
                     break
@@ -375,14 +394,22 @@ def gc_paused():
 
 @contextmanager
 def new_trace(with_values: bool, forward: Forward | None = None, keep_values: bool = False,
-              record_calls: Callable | None = None, top_code=None):
+              record_calls: Callable | None = None, top_code=None, record_constants: bool = True):
     """Make a JaxprTrace current for the block (in this thread), child of the current one; end it when
-    the block exits. The outermost trace runs with the cyclic garbage collector paused (see gc_paused)."""
-    parent = _current.get()
-    trace = JaxprTrace(parent, with_values, forward, keep_values, record_calls, top_code)
+    the block exits (see `JaxprTrace` for the options)."""
+    trace = JaxprTrace(_current.get(), with_values, forward, keep_values, record_calls, top_code,
+                       record_constants)
+    with entered(trace):
+        yield trace
+
+
+@contextmanager
+def entered(trace: Trace):
+    """Make `trace` (a child of the current trace) current for the block, in this thread; end it when the
+    block exits. The outermost trace runs with the cyclic garbage collector paused (see gc_paused)."""
     token = _current.set(trace)
     try:
-        if parent is ROOT:
+        if trace.parent is ROOT:
             with gc_paused():
                 yield trace
         else:
@@ -454,7 +481,7 @@ class Tracer:
             who = deps[0] if len(deps) == 1 else "the arguments that decide this"
             raise ConcretizationError(
                 f"{what} needs a concrete value, but this is an abstract tracer {self.aval}{on} "
-                "(inside jit or make_jaxpr only shapes and dtypes are known)",
+                f"({self._trace.why_abstract})",
                 f"Mark {who} as static (jit(f, static_argnums=...)), or compute both branches and choose "
                 "with minigrad_fn.numpy.where(condition, x, y).")
         if isinstance(v, Tracer):
