@@ -168,9 +168,14 @@ def _is_x64(args) -> bool:
 
 
 def bench_steps(name, loss, args, argnums, by_hand, rounds, calls, compiles, pause=0.0):
-    x64 = _is_x64(args)
+    return bench_group(name, contenders(loss, args, argnums, by_hand), JAX, rounds, calls, compiles, pause,
+                       _is_x64(args))
+
+
+def bench_group(name, cs, ref, rounds, calls, compiles, pause=0.0, x64=False):
+    """Time every contender of `cs` (name -> (make, inputs)) interleaved; ratios against `ref`."""
     steps, compile_ms = {}, {}
-    for cname, (make, inputs) in contenders(loss, args, argnums, by_hand).items():
+    for cname, (make, inputs) in cs.items():
         jaxlike = cname.startswith("jax")
         if "jit" in cname:  # compile time: first call of freshly made functions
             times = []
@@ -199,9 +204,65 @@ def bench_steps(name, loss, args, argnums, by_hand, rounds, calls, compiles, pau
             jax.block_until_ready(out)
             per_call[cname].append((time.perf_counter() - t) / calls * 1e6)
     med = {c: statistics.median(v) for c, v in per_call.items()}
-    return [{"workload": name, "contender": c, "step_us": med[c], "vs_jax_jit": med[c] / med[JAX],
+    return [{"workload": name, "contender": c, "step_us": med[c], "vs_jax_jit": med[c] / med[ref],
              "vs_by_hand": med[c] / med[HAND] if HAND in med else None, "compile_ms": compile_ms.get(c)}
             for c in steps]
+
+
+def per_example_contenders(rng, batch: int = 64):
+    """Per-example gradients of the lecture net (one example: a vector in, a vector out)."""
+    D, H, O = 100, 50, 10
+    w1 = rng.standard_normal((D, H)) / np.sqrt(D)
+    w2 = rng.standard_normal((H, O))
+    X, Y = rng.standard_normal((batch, D)), rng.standard_normal((batch, O))
+    loss = lecture_loss
+    g_mg = mg.grad(lambda w1, w2, x, y: loss(mnp, w1, w2, x, y), (0, 1))
+    g_jax = jax.grad(lambda w1, w2, x, y: loss(jnp, w1, w2, x, y), (0, 1))
+    axes = (None, None, 0, 0)
+    args = (w1, w2, X, Y)
+    dev = jax.tree_util.tree_map(jnp.asarray, args)
+
+    def loop(*a):
+        return [g_mg(a[0], a[1], a[2][i], a[3][i]) for i in range(batch)]
+    return {
+        "jax.jit(vmap(grad))": (lambda: jax.jit(jax.vmap(g_jax, in_axes=axes)), dev),
+        "mg.jit(vmap(grad))": (lambda: mg.jit(mg.vmap(g_mg, in_axes=axes)), dev),
+        "jax vmap(grad) eager": (lambda: jax.vmap(g_jax, in_axes=axes), dev),
+        "mg.vmap(grad) eager": (lambda: mg.vmap(g_mg, in_axes=axes), args),
+        "loop of mg.grad": (lambda: loop, args),
+    }
+
+
+def hessian_contenders(rng, n: int = 100):
+    """The Hessian of a 100-input function (a quartic of tanh features), compiled."""
+    A = rng.standard_normal((n, n)) / np.sqrt(n)
+
+    def f(xp, x):
+        return xp.sum(xp.tanh(A @ x) ** 2) + xp.sum(x ** 4)
+    x = rng.standard_normal(n)
+    return {
+        "jax.jit(hessian)": (lambda: jax.jit(jax.hessian(lambda x: f(jnp, x))), (jnp.asarray(x),)),
+        "mg.jit(hessian)": (lambda: mg.jit(mg.hessian(lambda x: f(mnp, x))), (jnp.asarray(x),)),
+    }
+
+
+def transform_tracing_times(k: int, repeats: int):
+    """Trace time per equation of make_jaxpr of grad, vmap(grad) and jvp of a chain of k ops."""
+    x, xs = np.ones(3), np.ones((4, 3))
+    f = lambda x: chain(mnp, x, k)  # noqa: E731
+    cases = {"make_jaxpr(grad(f))": (lambda: mg.make_jaxpr(mg.grad(f), optimize=False)(x)),
+             "make_jaxpr(vmap(grad(f)))": (lambda: mg.make_jaxpr(mg.vmap(mg.grad(f)), optimize=False)(xs)),
+             "make_jaxpr(jvp(f))": (lambda: mg.make_jaxpr(lambda x: mg.jvp(f, (x,), (x,)), optimize=False)(x))}
+    rows = []
+    for name, run in cases.items():
+        times, n = [], 0
+        for _ in range(repeats):
+            t = time.perf_counter()
+            n = len(run().eqns)
+            times.append(time.perf_counter() - t)
+        ms = statistics.median(times) * 1e3
+        rows.append({"case": name, "k": k, "ms": ms, "eqns": n, "us_per_eqn": ms * 1e3 / max(n, 1)})
+    return rows
 
 
 def peak_memory(name, loss, args, argnums, by_hand):
@@ -285,9 +346,18 @@ def main(argv=None):
                                        pause=0.0 if args.quick else 0.2)
         if "neuron" not in name:
             result["memory"] += peak_memory(name, loss, wargs, argnums, by_hand)
+    if not args.only or args.only in "per-example gradients":
+        result["steps"] += bench_group("per-example gradients, batch 64 f64", per_example_contenders(rng),
+                                       "jax.jit(vmap(grad))", rounds, calls, compiles,
+                                       pause=0.0 if args.quick else 0.2, x64=True)
+    if not args.only or args.only in "hessian":
+        result["steps"] += bench_group("hessian of a 100-input function f64", hessian_contenders(rng),
+                                       "jax.jit(hessian)", rounds, calls, compiles,
+                                       pause=0.0 if args.quick else 0.2, x64=True)
     if not args.only or args.only in "chain":
         ks, jax_ks = ((10, 40), (10,)) if args.quick else ((100, 1000, 4000), (100, 1000))
         result["tracing"] = tracing_times(ks, jax_ks, 1 if args.quick else 5)
+        result["transform_tracing"] = transform_tracing_times(40 if args.quick else 1000, 1 if args.quick else 5)
 
     print(f"# {info['platform']} ({info['device']}), {info['cpus']} CPUs, jax {info['jax']}, "
           f"numpy {info['numpy']}, Python {info['python']}; {rounds} rounds x {calls} calls")
@@ -310,6 +380,11 @@ def main(argv=None):
             ratio = r["jax_ms"] / r["mg_ms"] if r["jax_ms"] else None
             print(f"| {'k = ' + str(r['k']):34} | {r['mg_ms']:10.1f} | {_fmt(r['jax_ms'], '10.1f'):>10} | "
                   f"{_fmt(ratio, '.1f', 'x'):>10} | {r['passes_ms']:10.1f} |")
+        if result.get("transform_tracing"):
+            print(f"\n| {'trace time per equation':34} | {'eqns':>10} | {'ms':>10} | {'us / eqn':>10} |")
+            print(f"|{'-' * 36}|{'-' * 12}|{'-' * 12}|{'-' * 12}|")
+            for r in result["transform_tracing"]:
+                print(f"| {r['case']:34} | {r['eqns']:10d} | {r['ms']:10.1f} | {r['us_per_eqn']:10.2f} |")
         t = {r["k"]: r["mg_ms"] for r in result["tracing"]}
         if 1000 in t and 4000 in t:
             print(f"growth 1000 -> 4000 ops: {t[4000] / t[1000]:.2f}x (linear would be 4x)")

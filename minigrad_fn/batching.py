@@ -16,7 +16,7 @@ from tracing import (ArgumentError, ShapedArray, Trace, Tracer, aval_of, check_a
                      entered, leaf_names, name_scope, tree_flatten, tree_unflatten)
 from tracing.core import _leaked
 
-from . import primitives as P
+from .primitives._transforms import broadcast_batch, moveaxis
 from .autodiff import MissingRuleError, _name
 
 
@@ -69,26 +69,6 @@ class BatchTrace(Trace):
                                    f"Give {prim.name} a batch rule beside its definition.")
         outs, out_dims = rule(vals, dims, **params)
         return [o if d is None else BatchTracer(self, o, d) for o, d in zip(outs, out_dims)]
-
-
-# ---------------------------------------------------------------------------------------------
-# Moving batch axes (with the primitives, so that whatever trace is current records or computes them)
-
-def moveaxis(x, src: int, dst: int):
-    """x with axis `src` moved to position `dst` (a transpose; nothing when they are equal)."""
-    if src == dst:
-        return x
-    perm = [i for i in range(np.ndim(x) if not isinstance(x, Tracer) else x.ndim) if i != src]
-    perm.insert(dst, src)
-    return P.transpose(x, perm)
-
-
-def broadcast_batch(x, size: int, axis: int):
-    """An unbatched x repeated `size` times along a new axis `axis` (a broadcast, no copy in numpy)."""
-    shape = tuple(aval_of(x).shape)
-    out = shape[:axis] + (size,) + shape[axis:]
-    dims = tuple(i for i in range(len(out)) if i != axis)
-    return P.broadcast_in_dim(x, out, dims)
 
 
 def batch_flat(fun: Callable, args: list, dims: list, size: int) -> tuple[list, list]:
@@ -197,4 +177,4 @@ def _names(fun, args, kwargs) -> list:
     return leaf_names(fun, args, kwargs=kwargs)
 
 
-__all__ = ["BatchTrace", "BatchTracer", "vmap", "batch_flat", "moveaxis", "broadcast_batch"]
+__all__ = ["BatchTrace", "BatchTracer", "vmap", "batch_flat"]

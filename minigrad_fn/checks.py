@@ -22,6 +22,7 @@ import numpy as np
 from tracing import check_args, leaf_names, tree_flatten, tree_unflatten
 
 from .autodiff import vjp
+from .forward import jvp
 from .compiler import _jax, jit, lower_jaxpr
 
 _RTOL = {np.dtype(np.float64): 1e-7, np.dtype(np.float32): 2e-4, np.dtype(np.float16): 2e-2}
@@ -29,19 +30,36 @@ _FD_RTOL = {np.dtype(np.float64): 1e-5, np.dtype(np.float32): 3e-3, np.dtype(np.
 
 
 def check_grads(fun: Callable, args: Sequence, order: int = 1, atol: float | None = None,
-                rtol: float | None = None, eps: float | None = None, seed: int = 0) -> None:
+                rtol: float | None = None, eps: float | None = None, seed: int = 0,
+                modes: Sequence[str] = ("rev",)) -> None:
     """Raise an AssertionError unless our gradients of `fun` at `args` agree with JAX and finite differences.
 
     `args` is the tuple of positional arguments (pytrees of arrays). Tolerances default by dtype
     (float64: rtol 1e-7 against JAX, 1e-5 against finite differences; float32 looser); `eps` is the
     finite-difference step (default 1e-6, in float64). `order=2` also checks grad-of-grad.
+    `modes` says which of reverse mode ("rev": our VJP) and forward mode ("fwd": our JVP, against
+    jax.jvp of the same program and finite differences along the same random direction) to check, as
+    JAX's and autograd's check_grads do.
     """
     args = tuple(args)
     if order < 1:
         raise ValueError(f"check_grads: order must be 1 or more, got {order}")
     name = getattr(fun, "__name__", type(fun).__name__)
     check_args(fun, args, f"check_grads({name})")
+    modes = (modes,) if isinstance(modes, str) else tuple(modes)
+    if not modes or set(modes) - {"rev", "fwd"}:
+        raise ValueError(f"check_grads: modes must be a subset of ('rev', 'fwd'), got {modes}")
     rng = np.random.default_rng(seed)
+    if "fwd" in modes:
+        _check_forward(fun, args, atol, rtol, eps, np.random.default_rng(seed + 1000), name)
+    if "rev" not in modes:
+        if order > 1:
+            @functools.wraps(fun)  # the same argument names in reports
+            def jvp_of(*a):
+                return jvp(fun, a, tuple(_ones_like_floats(x) for x in a))[1]
+            jvp_of.__name__ = f"jvp({name})"
+            check_grads(jvp_of, args, order - 1, atol, rtol, eps, seed + 1, modes)
+        return
     u = _check_once(fun, args, atol, rtol, eps, rng, name)
     if order > 1 and u is not None:
         @functools.wraps(fun)  # the same argument names in reports
@@ -49,7 +67,7 @@ def check_grads(fun: Callable, args: Sequence, order: int = 1, atol: float | Non
             out, vjp_fn = vjp(fun, *a)
             return vjp_fn(u)
         vjp_of.__name__ = f"vjp({name})"
-        check_grads(vjp_of, args, order - 1, atol, rtol, eps, seed + 1)
+        check_grads(vjp_of, args, order - 1, atol, rtol, eps, seed + 1, modes)
 
 
 def _least_precise(dtypes) -> np.dtype:
@@ -125,6 +143,56 @@ def _check_once(fun, args, atol, rtol, eps, rng, name):
             _compare(name, f"gradient w.r.t. {names[i]}: ours vs central finite differences (eps={step}) along a "
                      "random direction", np.array(an), np.array(fd), tol, atol, program)
     return tree_unflatten(out_tree, u)
+
+
+def _ones_like_floats(x):
+    return np.ones(np.shape(x), np.asarray(x).dtype) if _is_float(x) else x
+
+
+def _check_forward(fun, args, atol, rtol, eps, rng, name):
+    """Our JVP along a random direction against jax.jvp of the lowered forward IR and finite differences."""
+    jax = _jax()
+    lowered = jit(fun, backend="numpy").lower(*args)
+    body, consts = lowered.jaxpr, list(lowered.entry.consts)
+    leaves, tree = tree_flatten(args)
+    leaves = [np.asarray(x) for x in leaves]
+    names = leaf_names(fun, args)
+    diff = [i for i, x in enumerate(leaves) if _is_float(x)]
+    if not diff:
+        return
+    low = _least_precise([leaves[i].dtype for i in diff] + [v.aval.dtype for e in body.eqns for v in e.outvars])
+    program = str(body)
+    v = [rng.standard_normal(x.shape).astype(x.dtype) if _is_float(x) else np.zeros(x.shape, x.dtype)
+         for x in leaves]
+    out, tout = jvp(fun, args, tree_unflatten(tree, v))
+    ours = [np.asarray(t) for t in tree_flatten(tout)[0]]
+    outs = [np.asarray(o) for o in tree_flatten(out)[0]]
+
+    def lowered_fun(*d):
+        full = list(leaves)
+        for i, x in zip(diff, d):
+            full[i] = x
+        return lower_jaxpr(body, consts + full)
+
+    with jax.enable_x64(True):
+        _, theirs = jax.jvp(lowered_fun, tuple(jax.numpy.asarray(leaves[i]) for i in diff),
+                            tuple(jax.numpy.asarray(v[i]) for i in diff))
+    step = eps if eps is not None else 1e-6
+    wide = [x.astype(np.float64) if _is_float(x) else x for x in leaves]
+    hi = [x + step * t if _is_float(x) else x for x, t in zip(wide, v)]
+    lo = [x - step * t if _is_float(x) else x for x, t in zip(wide, v)]
+    f_hi = tree_flatten(fun(*tree_unflatten(tree, hi)))[0]
+    f_lo = tree_flatten(fun(*tree_unflatten(tree, lo)))[0]
+    for k, (o, t, j) in enumerate(zip(outs, ours, theirs)):
+        if not _is_float(o):
+            continue
+        tol = rtol if rtol is not None else max(_RTOL.get(o.dtype, 1e-7), _RTOL.get(low, 1e-7))
+        _compare(name, f"tangent of output {k}: ours vs jax.jvp of the same program", t, np.asarray(j), tol, atol,
+                 program)
+        fd = (np.asarray(f_hi[k], np.float64) - np.asarray(f_lo[k], np.float64)) / (2 * step)
+        ftol = rtol if rtol is not None else max(_FD_RTOL.get(o.dtype, 1e-5), _FD_RTOL.get(low, 1e-5))
+        _compare(name, f"tangent of output {k}: ours vs central finite differences (eps={step}) along a random "
+                 f"direction of {', '.join(names[i] for i in diff)}", t, fd, ftol, atol, program)
 
 
 def _compare(name, what, ours, ref, rtol, atol, program):

@@ -283,6 +283,7 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         return (jac, aux) if has_aux else jac
 
     jacfun.__name__ = what
+    jacfun.__wrapped__ = fun  # argument names in errors (inspect.signature follows it)
     return jacfun
 
 
@@ -316,6 +317,7 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         return (jac, aux) if has_aux else jac
 
     jacfun.__name__ = what
+    jacfun.__wrapped__ = fun
     return jacfun
 
 
@@ -340,6 +342,7 @@ def hessian(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fal
     """The Hessian of a scalar `fun`: jacfwd(jacrev(fun)) (forward over reverse)."""
     h = jacfwd(jacrev(fun, argnums, has_aux), argnums, has_aux)
     h.__name__ = f"hessian({_name(fun)})"
+    h.__wrapped__ = fun
     return h
 
 

@@ -53,9 +53,9 @@ def linear_jvp(prim, linear: Sequence[int] | None = None) -> Callable:
         out = prim.bind(*primals, **params)
         outs = out if prim.multiple_results else [out]
         pos = range(len(primals)) if linear is None else linear
-        ts = [instantiate(t, p) if i in pos else p for i, (p, t) in enumerate(zip(primals, tangents))]
         if all(tangents[i] is None for i in pos):
             return outs, [None] * len(outs)
+        ts = [instantiate(t, p) if i in pos else p for i, (p, t) in enumerate(zip(primals, tangents))]
         tout = prim.bind(*ts, **params)
         return outs, (tout if prim.multiple_results else [tout])
     return jvp

@@ -6,12 +6,16 @@ Their values only move, and so do their gradients (the displays' kind "moves"). 
 """
 from __future__ import annotations
 
+import math
+from collections import Counter
+
 import numpy as np
 
-from tracing import ShapedArray, ShapeError
+from tracing import ShapedArray, ShapeError, aval_of
 
 from ._base import (Display, check_axes, fmt_shapes, jnp, lax, lax_fn, later_family, primitive, same_dtype,
                     show_out_shape, show_param)
+from ._transforms import batch_size, broadcast_batch, linear_jvp, moveaxis, reducer_batch, zero_jvp
 
 R = later_family("reductions")  # broadcast_in_dim's VJP rule sums (reductions imports this module)
 
@@ -56,6 +60,21 @@ broadcast_in_dim_p = primitive("broadcast_in_dim", _bid_rule, _bid_impl, [_bid_v
                                display=Display("broadcast", show_out_shape, kind="moves"))
 
 
+def _bid_batch(args, dims, *, shape, broadcast_dimensions):
+    # No axis moves: the batch axis d goes to output axis p, just after the output axis of the operand axis
+    # before it (p == d when the operand's leading axes map to the output's), so broadcast_dimensions stay
+    # increasing with the batch axis among them.
+    (x,), (d,), bd = args, dims, broadcast_dimensions
+    p = bd[d - 1] + 1 if d > 0 else 0
+    out_shape = tuple(shape[:p]) + (aval_of(x).shape[d],) + tuple(shape[p:])
+    new_bd = tuple(b + (b >= p) for b in bd[:d]) + (p,) + tuple(b + (b >= p) for b in bd[d:])
+    return [broadcast_in_dim(x, out_shape, new_bd)], [p]
+
+
+broadcast_in_dim_p.rules["jvp"] = linear_jvp(broadcast_in_dim_p)
+broadcast_in_dim_p.rules["batch"] = _bid_batch
+
+
 def broadcast_in_dim(x, shape, broadcast_dimensions):
     shape, bd = tuple(shape), tuple(broadcast_dimensions)
     if x.shape == shape and bd == tuple(range(len(shape))):
@@ -85,6 +104,24 @@ reshape_p = primitive("reshape", _reshape_rule, lambda x, *, new_sizes: np.resha
                       [lambda g, ans, x, *, new_sizes: reshape(g, x.shape)], lax_fn("reshape"), reads=(),
                       display=Display(params=show_out_shape, kind="moves"))
 reshape_p.rules["simplify"] = _reshape_simplify
+
+
+def _reshape_batch(args, dims, *, new_sizes):
+    # Row-major order: when the per-example axes before the batch axis hold as many elements as
+    # new_sizes[:k], reshaping to new_sizes[:k] + (B,) + new_sizes[k:] keeps the batch axis where it is
+    # (always so for a batch axis in front, k = 0); otherwise the batch axis goes to the front first.
+    (x,), (d,) = args, dims
+    shape = aval_of(x).shape
+    before = math.prod(shape[:d])
+    ks = [k for k in range(len(new_sizes) + 1) if math.prod(new_sizes[:k]) == before]
+    k = d if d in ks else (ks[0] if ks else None)
+    if k is None:
+        x, k = moveaxis(x, d, 0), 0
+    return [reshape(x, tuple(new_sizes[:k]) + (shape[d],) + tuple(new_sizes[k:]))], [k]
+
+
+reshape_p.rules["jvp"] = linear_jvp(reshape_p)
+reshape_p.rules["batch"] = _reshape_batch
 
 
 def reshape(x, new_sizes):
@@ -121,6 +158,18 @@ transpose_p = primitive("transpose", _transpose_rule, lambda x, *, permutation: 
 transpose_p.rules["simplify"] = _transpose_simplify
 
 
+def _transpose_batch(args, dims, *, permutation):
+    # one transpose that also keeps the batch axis at its position d (no separate move)
+    (x,), (d,) = args, dims
+    perm = [p + (p >= d) for p in permutation]
+    perm.insert(d, d)
+    return [transpose(x, perm)], [d]
+
+
+transpose_p.rules["jvp"] = linear_jvp(transpose_p)
+transpose_p.rules["batch"] = _transpose_batch
+
+
 def transpose(x, permutation):
     permutation = tuple(int(p) for p in permutation)
     if permutation == tuple(range(len(permutation))):
@@ -141,6 +190,9 @@ def _squeeze_rule(x, *, dimensions):
 squeeze_p = primitive("squeeze", _squeeze_rule, lambda x, *, dimensions: np.squeeze(x, dimensions),
                       [lambda g, ans, x, *, dimensions: reshape(g, x.shape)], lax_fn("squeeze"), reads=(),
                       display=Display(kind="moves"))
+squeeze_p.rules["jvp"] = linear_jvp(squeeze_p)
+# the squeezed axes renumbered around the batch axis, which stays (less the squeezed axes before it)
+squeeze_p.rules["batch"] = reducer_batch(squeeze_p, "dimensions")
 
 
 def squeeze(x, dimensions):
@@ -196,6 +248,19 @@ concatenate_p = primitive("concatenate", _concat_rule,
                           display=Display(kind="moves"))
 
 
+def _concat_batch(args, dims, *, dimension):
+    # The batch axis goes where most batched operands have it (nothing moves when they all agree); the
+    # others' batch axes move there and unbatched operands are broadcast to the batch along it.
+    size = batch_size(args, dims)
+    target = Counter(d for d in dims if d is not None).most_common(1)[0][0]
+    xs = [broadcast_batch(x, size, target) if d is None else moveaxis(x, d, target) for x, d in zip(args, dims)]
+    return [concatenate(xs, dimension + (dimension >= target))], [target]
+
+
+concatenate_p.rules["jvp"] = linear_jvp(concatenate_p)
+concatenate_p.rules["batch"] = _concat_batch
+
+
 def concatenate(xs, dimension: int):
     xs = list(xs)
     return xs[0] if len(xs) == 1 else concatenate_p.bind(*xs, dimension=int(dimension))
@@ -240,6 +305,18 @@ slice_p = primitive("slice", _slice_rule, _slice_impl, [_slice_vjp], lax_fn("sli
                     display=Display(params=_slice_text, kind="moves"))
 
 
+def _slice_batch(args, dims, *, start_indices, limit_indices, strides):
+    # the whole batch axis taken, where it is
+    (x,), (d,) = args, dims
+    strides = strides if strides is not None else (1,) * len(start_indices)
+    at = lambda t, v: tuple(t[:d]) + (v,) + tuple(t[d:])  # noqa: E731
+    return [slice_(x, at(start_indices, 0), at(limit_indices, aval_of(x).shape[d]), at(strides, 1))], [d]
+
+
+slice_p.rules["jvp"] = linear_jvp(slice_p)
+slice_p.rules["batch"] = _slice_batch
+
+
 def slice_(x, start_indices, limit_indices, strides=None):
     start_indices = tuple(int(i) for i in start_indices)
     limit_indices = tuple(int(i) for i in limit_indices)
@@ -277,6 +354,15 @@ pad_p = primitive("pad", _pad_rule, _pad_impl, [_pad_vjp],
                   display=Display(kind="moves"))
 
 
+def _pad_batch(args, dims, *, padding_config):
+    (x,), (d,) = args, dims  # the batch axis not padded, where it is
+    return [pad(x, tuple(padding_config[:d]) + ((0, 0, 0),) + tuple(padding_config[d:]))], [d]
+
+
+pad_p.rules["jvp"] = linear_jvp(pad_p)
+pad_p.rules["batch"] = _pad_batch
+
+
 def pad(x, padding_config):
     """Pad with zeros: per axis (low, high, interior) counts, all non-negative."""
     return pad_p.bind(x, padding_config=tuple(tuple(int(v) for v in c) for c in padding_config))
@@ -291,6 +377,9 @@ def _rev_rule(x, *, dimensions):
 rev_p = primitive("rev", _rev_rule, lambda x, *, dimensions: np.flip(x, dimensions),
                   [lambda g, ans, x, *, dimensions: rev(g, dimensions)], lax_fn("rev"), reads=(),
                   display=Display(kind="moves"))
+rev_p.rules["jvp"] = linear_jvp(rev_p)
+# the reversed axes renumbered around the batch axis, which stays where it is
+rev_p.rules["batch"] = reducer_batch(rev_p, "dimensions")
 
 
 def rev(x, dimensions):
@@ -306,6 +395,11 @@ def _iota_impl(*, dtype, shape, dimension):
 
 iota_p = primitive("iota", lambda *, dtype, shape, dimension: ShapedArray(tuple(shape), np.dtype(dtype)),
                    _iota_impl, [], lax_fn("broadcasted_iota"), display=Display())
+# iota has no operands, so the traces never hand it a tangent or a batched operand: they pass it to their
+# parent untouched and neither rule below is reached. They are here for completeness: no tangent, and
+# (were it reached) the same value for every example.
+iota_p.rules["jvp"] = zero_jvp(iota_p)
+iota_p.rules["batch"] = lambda args, dims, **params: ([iota_p.bind(**params)], [None])
 
 
 def iota(dtype, shape, dimension: int = 0):
