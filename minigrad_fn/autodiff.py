@@ -187,41 +187,47 @@ def _name(fun) -> str:
     return getattr(fun, "__name__", type(fun).__name__)
 
 
-def _check_differentiable(fun, args, argnums, what):
-    check_args(fun, args, what, argnums)
-    for i in argnums:
+def differentiated_args(fun, args, argnums, what: str, noun: str = "can be differentiated") -> list[int]:
+    """The positions argnums names (an int or a sequence, negative allowed), after checking each leaf there
+    is a float array; an ArgumentError or GradTypeError naming the argument otherwise."""
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    for i in nums:
+        if not -len(args) <= i < len(args):
+            raise ArgumentError(f"{what}: argnums={argnums} but the function got {len(args)} positional arguments")
+    idx = [i % len(args) for i in nums]
+    check_args(fun, args, what, idx)
+    for i in idx:
         for j, x in enumerate(tree_flatten(args[i])[0]):
             dt = aval_of(x).dtype
             if dt.kind != "f":
                 raise GradTypeError(
                     f"{what}: {leaf_names(fun, args, [i])[j]} (argnums={i}) has dtype {dt.name}; "
-                    "only floating-point inputs can be differentiated",
+                    f"only floating-point inputs {noun}",
                     "Cast it, e.g. x.astype(np.float64) or a float literal (2.0, not 2), or leave it out "
                     "of argnums if it is data.")
+    return idx
+
+
+def with_args(fun, args, idx, kwargs) -> Callable:
+    """fun as a function of the arguments at positions idx only (the others and kwargs fixed)."""
+    def partial(*dyn):
+        full = list(args)
+        for i, d in zip(idx, dyn):
+            full[i] = d
+        return fun(*full, **kwargs)
+    partial.__name__ = _name(fun)
+    return partial
 
 
 def value_and_grad(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable:
     """A function returning `(fun(*args), gradient of fun w.r.t. args[argnums])`; with has_aux,
     `((value, aux), gradient)`."""
     single = isinstance(argnums, int)
-    nums = (argnums,) if single else tuple(argnums)
     what = f"grad({_name(fun)})"
 
     def value_and_grad_fun(*args, **kwargs):
-        for i in nums:
-            if not -len(args) <= i < len(args):
-                raise ArgumentError(f"{what}: argnums={argnums} but the function got {len(args)} positional arguments")
-        idx = [i % len(args) for i in nums]
-        _check_differentiable(fun, args, idx, what)
-
-        def partial(*dyn):
-            full = list(args)
-            for i, d in zip(idx, dyn):
-                full[i] = d
-            return fun(*full, **kwargs)
-        partial.__name__ = _name(fun)
-
-        out, vjp_fn, aux = _vjp(partial, [args[i] for i in idx], has_aux, what, once=True)
+        idx = differentiated_args(fun, args, argnums, what)
+        out, vjp_fn, aux = _vjp(with_args(fun, args, idx, kwargs), [args[i] for i in idx], has_aux, what, once=True)
         aval = aval_of(out) if not isinstance(out, (tuple, list, dict)) and out is not None else None
         if aval is None or aval.shape != () or aval.dtype.kind != "f":
             desc = f"shape {aval.shape} and dtype {aval.dtype.name}" if aval is not None else f"a {type(out).__name__}"

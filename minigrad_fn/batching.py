@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import numpy as np
 
 from tracing import (ArgumentError, ShapedArray, Trace, Tracer, aval_of, check_args, check_leaves, current_trace,
                      entered, leaf_names, name_scope, tree_flatten, tree_unflatten)

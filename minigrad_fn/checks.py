@@ -79,38 +79,50 @@ def _is_float(x) -> bool:
     return np.asarray(x).dtype.kind == "f"
 
 
+class _Program:
+    """fun at args as our optimised forward IR, and that IR lowered to JAX as a function of the float leaves."""
+
+    def __init__(self, fun, args, rtol):
+        lowered = jit(fun, backend="numpy").lower(*args)
+        self.body, self.consts, self.out_tree = lowered.jaxpr, list(lowered.entry.consts), lowered.entry.out_tree
+        leaves, self.tree = tree_flatten(args)
+        self.leaves = [np.asarray(x) for x in leaves]
+        self.names = leaf_names(fun, args)
+        self.diff = [i for i, x in enumerate(self.leaves) if _is_float(x)]
+        self.text = str(self.body)
+        # default tolerances follow the least precise float anywhere in the program: a float64 result
+        # computed through float32 intermediates carries float32 rounding
+        self.low = _least_precise([self.leaves[i].dtype for i in self.diff]
+                                  + [v.aval.dtype for e in self.body.eqns for v in e.outvars])
+        self.rtol = rtol
+
+    def tol(self, table, dtype):
+        return self.rtol if self.rtol is not None else max(table.get(dtype, 1e-7), table.get(self.low, 1e-7))
+
+    def lowered(self, *d):
+        """The forward IR on JAX values, as a function of the float leaves."""
+        full = list(self.leaves)
+        for i, x in zip(self.diff, d):
+            full[i] = x
+        return lower_jaxpr(self.body, self.consts + full)
+
+
 def _check_once(fun, args, atol, rtol, eps, rng, name):
     jax = _jax()
-    lowered = jit(fun, backend="numpy").lower(*args)
-    body, consts, out_tree = lowered.jaxpr, list(lowered.entry.consts), lowered.entry.out_tree
-    leaves, tree = tree_flatten(args)
-    leaves = [np.asarray(x) for x in leaves]
-    names = leaf_names(fun, args)
-    diff = [i for i, x in enumerate(leaves) if _is_float(x)]
+    prog = _Program(fun, args, rtol)
+    out_tree, leaves, tree, names, diff = prog.out_tree, prog.leaves, prog.tree, prog.names, prog.diff
     if not diff:
         return None
-
-    # default tolerances follow the least precise float anywhere in the program: a float64 result computed
-    # through float32 intermediates carries float32 rounding
-    low = _least_precise([leaves[i].dtype for i in diff] + [v.aval.dtype for e in body.eqns for v in e.outvars])
-
-    def tol_for(table, dtype):
-        return rtol if rtol is not None else max(table.get(dtype, 1e-7), table.get(low, 1e-7))
+    tol_for, lowered_fun = prog.tol, prog.lowered
 
     out, vjp_fn = vjp(fun, *args)
     outs = [np.asarray(o) for o in tree_flatten(out)[0]]
     u = [rng.standard_normal(o.shape).astype(o.dtype) if _is_float(o) else np.zeros(o.shape, o.dtype)
          for o in outs]
     ours = [np.asarray(g) for g in tree_flatten(vjp_fn(tree_unflatten(out_tree, u)))[0]]
-    program = str(body)
+    program = prog.text
 
     # (a) JAX differentiates the lowered forward program
-    def lowered_fun(*d):
-        full = list(leaves)
-        for i, x in zip(diff, d):
-            full[i] = x
-        return lower_jaxpr(body, consts + full)
-
     with jax.enable_x64(True):
         jax_outs, jax_vjp = jax.vjp(lowered_fun, *[jax.numpy.asarray(leaves[i]) for i in diff])
         jax_cts = [jax.numpy.asarray(c) if _is_float(c) else np.zeros(c.shape, jax.dtypes.float0)
@@ -152,27 +164,16 @@ def _ones_like_floats(x):
 def _check_forward(fun, args, atol, rtol, eps, rng, name):
     """Our JVP along a random direction against jax.jvp of the lowered forward IR and finite differences."""
     jax = _jax()
-    lowered = jit(fun, backend="numpy").lower(*args)
-    body, consts = lowered.jaxpr, list(lowered.entry.consts)
-    leaves, tree = tree_flatten(args)
-    leaves = [np.asarray(x) for x in leaves]
-    names = leaf_names(fun, args)
-    diff = [i for i, x in enumerate(leaves) if _is_float(x)]
+    prog = _Program(fun, args, rtol)
+    leaves, tree, names, diff, program = prog.leaves, prog.tree, prog.names, prog.diff, prog.text
     if not diff:
         return
-    low = _least_precise([leaves[i].dtype for i in diff] + [v.aval.dtype for e in body.eqns for v in e.outvars])
-    program = str(body)
     v = [rng.standard_normal(x.shape).astype(x.dtype) if _is_float(x) else np.zeros(x.shape, x.dtype)
          for x in leaves]
     out, tout = jvp(fun, args, tree_unflatten(tree, v))
     ours = [np.asarray(t) for t in tree_flatten(tout)[0]]
     outs = [np.asarray(o) for o in tree_flatten(out)[0]]
-
-    def lowered_fun(*d):
-        full = list(leaves)
-        for i, x in zip(diff, d):
-            full[i] = x
-        return lower_jaxpr(body, consts + full)
+    lowered_fun = prog.lowered
 
     with jax.enable_x64(True):
         _, theirs = jax.jvp(lowered_fun, tuple(jax.numpy.asarray(leaves[i]) for i in diff),
@@ -186,11 +187,10 @@ def _check_forward(fun, args, atol, rtol, eps, rng, name):
     for k, (o, t, j) in enumerate(zip(outs, ours, theirs)):
         if not _is_float(o):
             continue
-        tol = rtol if rtol is not None else max(_RTOL.get(o.dtype, 1e-7), _RTOL.get(low, 1e-7))
-        _compare(name, f"tangent of output {k}: ours vs jax.jvp of the same program", t, np.asarray(j), tol, atol,
-                 program)
+        _compare(name, f"tangent of output {k}: ours vs jax.jvp of the same program", t, np.asarray(j),
+                 prog.tol(_RTOL, o.dtype), atol, program)
         fd = (np.asarray(f_hi[k], np.float64) - np.asarray(f_lo[k], np.float64)) / (2 * step)
-        ftol = rtol if rtol is not None else max(_FD_RTOL.get(o.dtype, 1e-5), _FD_RTOL.get(low, 1e-5))
+        ftol = prog.tol(_FD_RTOL, o.dtype)
         _compare(name, f"tangent of output {k}: ours vs central finite differences (eps={step}) along a random "
                  f"direction of {', '.join(names[i] for i in diff)}", t, fd, ftol, atol, program)
 

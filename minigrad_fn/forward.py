@@ -17,7 +17,7 @@ from tracing import (ArgumentError, Trace, Tracer, aval_of, check_args, check_le
                      entered, eval_jaxpr, name_scope, new_trace, optimize, tree_flatten, tree_unflatten)
 from tracing.core import _leaked
 
-from .autodiff import GradTypeError, MissingRuleError, _name, vjp
+from .autodiff import GradTypeError, MissingRuleError, _name, differentiated_args, vjp, with_args
 
 
 class JVPTracer(Tracer):
@@ -185,37 +185,6 @@ def linearize(fun: Callable, *primals):
 # ---------------------------------------------------------------------------------------------
 # Jacobians
 
-def _argnums(argnums, n, what):
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    for i in nums:
-        if not -n <= i < n:
-            raise ArgumentError(f"{what}: argnums={argnums} but the function got {n} positional arguments")
-    return [i % n for i in nums]
-
-
-def _check_float_inputs(fun, args, idx, what):
-    from tracing import leaf_names
-    check_args(fun, args, what, idx)
-    for i in idx:
-        for j, x in enumerate(tree_flatten(args[i])[0]):
-            dt = aval_of(x).dtype
-            if dt.kind != "f":
-                raise GradTypeError(
-                    f"{what}: {leaf_names(fun, args, [i])[j]} (argnums={i}) has dtype {dt.name}; "
-                    "only floating-point inputs have Jacobians",
-                    "Cast it (x.astype(np.float64)), or leave it out of argnums if it is data.")
-
-
-def _partial(fun, args, idx, kwargs):
-    def partial(*dyn):
-        full = list(args)
-        for i, d in zip(idx, dyn):
-            full[i] = d
-        return fun(*full, **kwargs)
-    partial.__name__ = _name(fun)
-    return partial
-
-
 def _basis(leaves) -> list:
     """Rows of the identity over the concatenation of `leaves`, split per leaf: leaf k gets an array of
     shape (N,) + leaf.shape in its dtype."""
@@ -263,11 +232,10 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     what = f"jacfwd({_name(fun)})"
 
     def jacfun(*args, **kwargs):
-        idx = _argnums(argnums, len(args), what)
-        _check_float_inputs(fun, args, idx, what)
+        idx = differentiated_args(fun, args, argnums, what, "have Jacobians")
         dyn = [args[i] for i in idx]
         in_leaves, in_tree = tree_flatten(tuple(dyn))
-        f = _partial(fun, args, idx, kwargs)
+        f = with_args(fun, args, idx, kwargs)
 
         def push(*basis_leaves):
             tangents = tree_unflatten(in_tree, list(basis_leaves))
@@ -294,11 +262,10 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     what = f"jacrev({_name(fun)})"
 
     def jacfun(*args, **kwargs):
-        idx = _argnums(argnums, len(args), what)
-        _check_float_inputs(fun, args, idx, what)
+        idx = differentiated_args(fun, args, argnums, what, "have Jacobians")
         dyn = [args[i] for i in idx]
         in_leaves, in_tree = tree_flatten(tuple(dyn))
-        f = _partial(fun, args, idx, kwargs)
+        f = with_args(fun, args, idx, kwargs)
         res = vjp(f, *dyn, has_aux=has_aux)
         out, vjp_fn = res[0], res[1]
         aux = res[2] if has_aux else None
