@@ -90,3 +90,17 @@ def test_nothing_to_differentiate_and_bad_order():
     mg.check_grads(lambda i: i * 2, (np.arange(3),))  # integer inputs only: nothing to check, no error
     with pytest.raises(ValueError, match="order"):
         mg.check_grads(lambda x: x, (1.0,), order=0)
+
+
+def test_forward_mode_is_checked_too_and_a_wrong_jvp_rule_is_caught(monkeypatch):
+    f = lambda x: mnp.sum(mnp.tanh(x) * x)  # noqa: E731
+    mg.check_grads(f, (R.standard_normal(3),), modes=("rev", "fwd"), order=2)
+    jvp = E.tanh_p.rules["jvp"]
+
+    def wrong(primals, tangents, **params):  # tanh' off by 0.1%
+        outs, ts = jvp(primals, tangents, **params)
+        return outs, [None if t is None else E.mul(t, np.array(1.001, t.dtype)) for t in ts]
+    monkeypatch.setitem(E.tanh_p.rules, "jvp", wrong)
+    mg.check_grads(f, (R.standard_normal(3),), modes=("rev",))  # reverse mode does not use it
+    with pytest.raises(AssertionError, match="tangent of output 0: ours vs jax.jvp of the same program"):
+        mg.check_grads(f, (R.standard_normal(3),), modes=("fwd",))

@@ -3,8 +3,12 @@
 n-ary operations broadcast their operands numpy-style (same dtype required; the numpy surface promotes
 first); every VJP rule undoes that broadcasting with the one shared `unbroadcast`.
 Each primitive is one block: shape rule, numpy implementation, VJP rule per operand, lowering, display,
-wrapper. The wrappers that JAX names like Python builtins (abs, round, pow, max, min) are `abs_`... here,
-so that in this module those names keep their builtin meaning; the package exports them as `abs`...
+JVP and batching rules, wrapper. A differentiable operation's derivative is written once, as a local rule
+per operand `rule(t, ans, *operands, **params)` = t times the local derivative (a diagonal Jacobian, so
+the same expression serves a cotangent and a tangent): the VJP is that rule with the broadcasting undone,
+the JVP is `local_jvp` of it. Every primitive here batches with `broadcasting_batch`. The wrappers that
+JAX names like Python builtins (abs, round, pow, max, min) are `abs_`... here, so that in this module those
+names keep their builtin meaning; the package exports them as `abs`...
 """
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from tracing import DTypeError, ShapedArray
 
 from ._base import (Display, broadcast_shapes, jnp, lax, lax_op, primitive, require_float, same_dtype, scalar,
                     show_param, unit_rule)
+from ._transforms import broadcasting_batch, linear_jvp, local_jvp, zero_jvp
 from .reductions import reduce_sum
 from .shape import reshape
 
@@ -71,12 +76,17 @@ def unbroadcast(g, shape: tuple):
 
 
 # ---- unary, float -------------------------------------------------------------------------------
-def _unop(name, impl, vjp, float_only=True, lower=None, reads=None, reads_ans=None, **display):
+def _unop(name, impl, local, float_only=True, lower=None, reads=None, reads_ans=None, **display):
+    """A unary elementwise primitive from its local rule `local(t, ans, x)` (t times f'(x)): its VJP rule as
+    it is (no broadcasting to undo) and its JVP's; None: piecewise constant, no gradient and no tangent."""
     rule = (_float_unary_rule if float_only else _unary_rule)(name)
-    # a diagonal Jacobian; the piecewise-constant ones (no VJP rule) have no local gradient to show
-    display = Display(kind="elementwise" if vjp is not None else "other", **display)
-    return primitive(name, rule, impl, [vjp], lower or lax_op(name),  # lax has the same name
-                     reads=reads, reads_ans=reads_ans, display=display)
+    # a diagonal Jacobian; the piecewise-constant ones (no local rule) have no local gradient to show
+    display = Display(kind="elementwise" if local is not None else "other", **display)
+    p = primitive(name, rule, impl, [local], lower or lax_op(name),  # lax has the same name
+                  reads=reads, reads_ans=reads_ans, display=display)
+    p.rules["jvp"] = zero_jvp(p) if local is None else local_jvp(p, [local])
+    p.rules["batch"] = broadcasting_batch(p)
+    return p
 
 
 def _neg_of_neg(eqn, ctx):
@@ -84,27 +94,27 @@ def _neg_of_neg(eqn, ctx):
     return p.invars[0] if p is not None and p.prim is neg_p else None
 
 
-neg_p = _unop("neg", np.negative, lambda g, ans, x: neg(g), float_only=False, reads=())
+neg_p = _unop("neg", np.negative, lambda t, ans, x: neg(t), float_only=False, reads=())
 neg_p.rules["simplify"] = _neg_of_neg
-exp_p = _unop("exp", np.exp, lambda g, ans, x: mul(g, ans), reads=(), reads_ans=True)
-log_p = _unop("log", np.log, lambda g, ans, x: div(g, x), reads=(0,))
-log1p_p = _unop("log1p", np.log1p, lambda g, ans, x: div(g, add(x, scalar(1, x))), reads=(0,))
-expm1_p = _unop("expm1", np.expm1, lambda g, ans, x: mul(g, add(ans, scalar(1, ans))),
+exp_p = _unop("exp", np.exp, lambda t, ans, x: mul(t, ans), reads=(), reads_ans=True)
+log_p = _unop("log", np.log, lambda t, ans, x: div(t, x), reads=(0,))
+log1p_p = _unop("log1p", np.log1p, lambda t, ans, x: div(t, add(x, scalar(1, x))), reads=(0,))
+expm1_p = _unop("expm1", np.expm1, lambda t, ans, x: mul(t, add(ans, scalar(1, ans))),
                 reads=(), reads_ans=True)
-sin_p = _unop("sin", np.sin, lambda g, ans, x: mul(g, cos(x)), reads=(0,))
-cos_p = _unop("cos", np.cos, lambda g, ans, x: neg(mul(g, sin(x))), reads=(0,))
-tan_p = _unop("tan", np.tan, lambda g, ans, x: mul(g, add(scalar(1, ans), mul(ans, ans))),
+sin_p = _unop("sin", np.sin, lambda t, ans, x: mul(t, cos(x)), reads=(0,))
+cos_p = _unop("cos", np.cos, lambda t, ans, x: neg(mul(t, sin(x))), reads=(0,))
+tan_p = _unop("tan", np.tan, lambda t, ans, x: mul(t, add(scalar(1, ans), mul(ans, ans))),
               reads=(), reads_ans=True)
-tanh_p = _unop("tanh", np.tanh, lambda g, ans, x: mul(g, sub(scalar(1, ans), mul(ans, ans))),
+tanh_p = _unop("tanh", np.tanh, lambda t, ans, x: mul(t, sub(scalar(1, ans), mul(ans, ans))),
                reads=(), reads_ans=True)
 logistic_p = _unop("logistic", lambda x: _logistic_impl(x),
-                   lambda g, ans, x: mul(g, mul(ans, sub(scalar(1, ans), ans))), reads=(), reads_ans=True,
+                   lambda t, ans, x: mul(t, mul(ans, sub(scalar(1, ans), ans))), reads=(), reads_ans=True,
                    short="sigmoid", pattern="sigmoid gate: local gradient (1 - s) s")
-sqrt_p = _unop("sqrt", np.sqrt, lambda g, ans, x: div(g, mul(scalar(2, ans), ans)), reads=(), reads_ans=True)
-# abs'(0) = 1, as lax.abs: the gradient is select(x >= 0, g, -g)
-abs_p = _unop("abs", np.abs, lambda g, ans, x: select(ge(x, scalar(0, x)), g, neg(g)),
+sqrt_p = _unop("sqrt", np.sqrt, lambda t, ans, x: div(t, mul(scalar(2, ans), ans)), reads=(), reads_ans=True)
+# abs'(0) = 1, as lax.abs: the local rule is select(x >= 0, t, -t)
+abs_p = _unop("abs", np.abs, lambda t, ans, x: select(ge(x, scalar(0, x)), t, neg(t)),
               float_only=False, reads=(0,))
-# piecewise constant: the gradient is zero almost everywhere, as in JAX
+# piecewise constant: the gradient and the tangent are zero almost everywhere, as in JAX
 sign_p = _unop("sign", np.sign, None, float_only=False)
 floor_p = _unop("floor", np.floor, None)
 ceil_p = _unop("ceil", np.ceil, None)
@@ -141,61 +151,68 @@ def _integer_pow_impl(x, y):
     return np.power(x, y) if y >= 0 else np.power(x, float(y)).astype(x.dtype, copy=False)
 
 
-def _integer_pow_vjp(g, ans, x, *, y):
+def _integer_pow_local(t, ans, x, *, y):  # t * y x**(y-1); x**0 is constant
     if y == 0:
         return None
     d = scalar(y, x) if y - 1 == 0 else mul(scalar(y, x), x if y - 1 == 1 else integer_pow(x, y - 1))
-    return mul(g, d)
+    return mul(t, d)
 
 
-integer_pow_p = primitive("integer_pow", lambda x, *, y: x, _integer_pow_impl, [_integer_pow_vjp],
+integer_pow_p = primitive("integer_pow", lambda x, *, y: x, _integer_pow_impl, [_integer_pow_local],
                           lax_op("integer_pow"), reads=(0,),
                           display=Display("pow", show_param("y"), kind="elementwise"))
+integer_pow_p.rules["jvp"] = local_jvp(integer_pow_p, [_integer_pow_local])
+integer_pow_p.rules["batch"] = broadcasting_batch(integer_pow_p)
 integer_pow_p.rules["simplify"] = lambda eqn, ctx: eqn.invars[0] if eqn.params["y"] == 1 else None
 def integer_pow(x, y: int): return integer_pow_p.bind(x, y=int(y))
 
 
 # ---- binary arithmetic -----------------------------------------------------------------------------
-def _binop(name, impl, rule_x, rule_y, lower=None, reads=None, reads_ans=None, pattern=""):
+def _binop(name, impl, local_x, local_y, lower=None, reads=None, reads_ans=None, pattern=""):
+    """A binary elementwise primitive from its local rules `local(t, ans, x, y)` (t times d ans / d x, and
+    d ans / d y): the VJP sums each back to its operand's shape; the JVP broadcasts and adds them."""
     def unbroadcasting(rule, i):
         return lambda g, ans, x, y: unbroadcast(rule(g, ans, x, y), (x, y)[i].shape)
-    return primitive(name, _binary_rule(name), impl, [unbroadcasting(rule_x, 0), unbroadcasting(rule_y, 1)],
-                     lower or lax_op(name), reads=reads, reads_ans=reads_ans,
-                     display=Display(kind="elementwise", pattern=pattern))
+    p = primitive(name, _binary_rule(name), impl, [unbroadcasting(local_x, 0), unbroadcasting(local_y, 1)],
+                  lower or lax_op(name), reads=reads, reads_ans=reads_ans,
+                  display=Display(kind="elementwise", pattern=pattern))
+    p.rules["jvp"] = local_jvp(p, [local_x, local_y])
+    p.rules["batch"] = broadcasting_batch(p)
+    return p
 
 
-def _pow_dx(g, ans, x, y):
+def _pow_dx(t, ans, x, y):
     # y * x**(y-1), with 0 at x == y == 0 (d/dx x**0 = 0; JAX's rule for integer exponents, where its
     # float rule gives 0 * inf = nan). Guarding only that point keeps d/dy of this (x**-1 at y == 0) right.
     zero = scalar(0, x)
     origin = logical_and(eq(x, zero), eq(y, zero))
-    return mul(g, select(origin, zero, mul(y, pow_(x, sub(y, scalar(1, y))))))
+    return mul(t, select(origin, zero, mul(y, pow_(x, sub(y, scalar(1, y))))))
 
 
-def _pow_dy(g, ans, x, y):
+def _pow_dy(t, ans, x, y):
     # log(x) * x**y, with log(x) replaced by 0 where x == 0 (JAX's convention)
     safe = select(eq(x, scalar(0, x)), scalar(1, x), x)
-    return mul(g, mul(log(safe), ans))
+    return mul(t, mul(log(safe), ans))
 
 
 def _max_rule(mine, other):
-    # ties split the gradient evenly between the operands, as in JAX
-    def rule(g, ans, x, y):
+    # ties split the gradient (and the tangent) evenly between the operands, as in JAX
+    def rule(t, ans, x, y):
         a, b = (x, y) if mine == 0 else (y, x)
-        num = select(eq(a, ans), scalar(1, g), scalar(0, g))
-        den = select(eq(b, ans), scalar(2, g), scalar(1, g))
-        return mul(g, div(num, den))
+        num = select(eq(a, ans), scalar(1, t), scalar(0, t))
+        den = select(eq(b, ans), scalar(2, t), scalar(1, t))
+        return mul(t, div(num, den))
     return rule
 
 
-add_p = _binop("add", np.add, lambda g, ans, x, y: g, lambda g, ans, x, y: g, reads=(),
+add_p = _binop("add", np.add, lambda t, ans, x, y: t, lambda t, ans, x, y: t, reads=(),
                pattern="add distributes: each input gets the upstream gradient unchanged")
-sub_p = _binop("sub", np.subtract, lambda g, ans, x, y: g, lambda g, ans, x, y: neg(g), reads=(),
+sub_p = _binop("sub", np.subtract, lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t), reads=(),
                pattern="sub distributes: the upstream gradient, negated for the subtracted input")
-mul_p = _binop("mul", np.multiply, lambda g, ans, x, y: mul(g, y), lambda g, ans, x, y: mul(g, x),
+mul_p = _binop("mul", np.multiply, lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(t, x),
                reads=(0, 1), pattern="mul switches: each input gets upstream x the other input")
-div_p = _binop("div", lambda x, y: _div_impl(x, y), lambda g, ans, x, y: div(g, y),
-               lambda g, ans, x, y: neg(mul(g, div(ans, y))), reads=(1,), reads_ans=True)
+div_p = _binop("div", lambda x, y: _div_impl(x, y), lambda t, ans, x, y: div(t, y),
+               lambda t, ans, x, y: neg(mul(t, div(ans, y))), reads=(1,), reads_ans=True)
 pow_p = _binop("pow", np.power, _pow_dx, _pow_dy,  # lax.pow takes float bases only
                lambda x, y: (lax_op("pow") if np.dtype(x.dtype).kind in "fc" else jnp.power)(x, y),
                reads=(0, 1), reads_ans=True)
@@ -226,8 +243,16 @@ def min_(x, y): return min_p.bind(x, y)
 
 
 # ---- comparisons and logic (no gradient: their outputs are bool) ---------------------------------
+def _no_tangent(p):
+    """A primitive through which no tangent flows, as in JAX (bool outputs, stop_gradient); it batches by
+    broadcasting."""
+    p.rules["jvp"] = zero_jvp(p)
+    p.rules["batch"] = broadcasting_batch(p)
+    return p
+
+
 def _cmp(name, impl):
-    return primitive(name, _compare_rule(name), impl, [None, None], lax_op(name), display=Display())
+    return _no_tangent(primitive(name, _compare_rule(name), impl, [None, None], lax_op(name), display=Display()))
 
 
 eq_p = _cmp("eq", np.equal)
@@ -236,11 +261,12 @@ lt_p = _cmp("lt", np.less)
 le_p = _cmp("le", np.less_equal)
 gt_p = _cmp("gt", np.greater)
 ge_p = _cmp("ge", np.greater_equal)
-and_p = primitive("and", _binary_rule("and"), np.logical_and, [None, None], lax_op("bitwise_and"),
-                  display=Display())
-or_p = primitive("or", _binary_rule("or"), np.logical_or, [None, None], lax_op("bitwise_or"),
-                 display=Display())
-not_p = primitive("not", _unary_rule("not"), np.logical_not, [None], lax_op("bitwise_not"), display=Display())
+and_p = _no_tangent(primitive("and", _binary_rule("and"), np.logical_and, [None, None], lax_op("bitwise_and"),
+                              display=Display()))
+or_p = _no_tangent(primitive("or", _binary_rule("or"), np.logical_or, [None, None], lax_op("bitwise_or"),
+                             display=Display()))
+not_p = _no_tangent(primitive("not", _unary_rule("not"), np.logical_not, [None], lax_op("bitwise_not"),
+                              display=Display()))
 
 
 def eq(x, y): return eq_p.bind(x, y)
@@ -278,6 +304,8 @@ select_p = primitive("select", _select_rule, np.where, [
 ], lax_op("select"), reads=(0,), display=Display(
     kind="elementwise", pattern="select routes: each element's gradient goes to the input it was taken from"))
 select_p.rules["simplify"] = _known_select
+select_p.rules["jvp"] = linear_jvp(select_p, linear=(1, 2))  # linear in the branches, constant in the predicate
+select_p.rules["batch"] = broadcasting_batch(select_p)
 def select(pred, on_true, on_false): return select_p.bind(pred, on_true, on_false)
 
 
@@ -286,10 +314,17 @@ def _convert_vjp(g, ans, x, *, new_dtype):
     return convert_element_type(g, x.dtype) if np.dtype(x.dtype).kind == "f" else None
 
 
+def _convert_jvp_local(t, ans, x, *, new_dtype):
+    # linear float -> float; a non-float result carries no tangent (an int operand has none to give)
+    return convert_element_type(t, new_dtype) if np.dtype(new_dtype).kind == "f" else None
+
+
 convert_element_type_p = primitive(
     "convert_element_type", lambda x, *, new_dtype: ShapedArray(x.shape, new_dtype),
     lambda x, *, new_dtype: np.asarray(x).astype(new_dtype), [_convert_vjp], lax_op("convert_element_type"),
     reads=(), display=Display("convert", kind="elementwise"))
+convert_element_type_p.rules["jvp"] = local_jvp(convert_element_type_p, [_convert_jvp_local])
+convert_element_type_p.rules["batch"] = broadcasting_batch(convert_element_type_p)
 
 
 def convert_element_type(x, new_dtype):
@@ -299,6 +334,6 @@ def convert_element_type(x, new_dtype):
     return convert_element_type_p.bind(x, new_dtype=new_dtype)
 
 
-stop_gradient_p = primitive("stop_gradient", _unary_rule("stop_gradient"), lambda x: x, [None],
-                            lax_op("stop_gradient"), display=Display(local="0: nothing flows back"))
+stop_gradient_p = _no_tangent(primitive("stop_gradient", _unary_rule("stop_gradient"), lambda x: x, [None],
+                                        lax_op("stop_gradient"), display=Display(local="0: nothing flows back")))
 def stop_gradient(x): return stop_gradient_p.bind(x)
