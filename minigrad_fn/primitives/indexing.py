@@ -10,10 +10,13 @@ import numpy as np
 
 from tracing import DTypeError, ShapedArray, ShapeError
 
-from ._base import Display, jnp, primitive, scalar
-from .shape import broadcast_in_dim
+from ._base import Display, jnp, later_family, primitive, scalar
+from ._transforms import batch_size, bdim_at_front, broadcast_batch, linear_jvp, moveaxis
+from .shape import broadcast_in_dim, concatenate, iota
 
 __all__ = ["gather", "scatter_add", "gather_p", "scatter_add_p"]
+
+E = later_family("elementwise")  # batching widens indices too narrow to count the examples
 
 
 def _check_idx(name, x, idx):
@@ -51,6 +54,30 @@ gather_p = primitive("gather", _gather_rule, _gather_impl, [_gather_vjp, None],
 def gather(x, idx): return gather_p.bind(x, idx)
 
 
+def _with_batch_position(idx, di):
+    """A batched idx (batch axis di, shape batch + (k,) per example) as (N,) + batch + (k + 1,): each index
+    led by its example's position, to index an operand whose batch axis is first."""
+    idx = moveaxis(idx, di, 0)
+    shape = tuple(idx.shape)
+    if np.iinfo(idx.dtype).max < shape[0] - 1:
+        idx = E.convert_element_type(idx, np.dtype(np.int64))
+    pos = iota(idx.dtype, shape[:-1] + (1,), 0)
+    return concatenate([pos, idx], len(shape) - 1)
+
+
+def _gather_batch(args, dims):
+    (x, idx), (dx, di) = args, dims
+    if dx is None:  # the same operand for every example: gather with all the indices at once
+        return [gather_p.bind(x, moveaxis(idx, di, 0))], [0]
+    if di is None:  # the batch axis, after the indexed axes, is one more trailing axis of the result
+        return [gather_p.bind(moveaxis(x, dx, idx.shape[-1]), idx)], [idx.ndim - 1]
+    return [gather_p.bind(moveaxis(x, dx, 0), _with_batch_position(idx, di))], [0]
+
+
+gather_p.rules["jvp"] = linear_jvp(gather_p, linear=(0,))
+gather_p.rules["batch"] = _gather_batch
+
+
 def _scatter_rule(operand, idx, updates):
     _check_idx("scatter_add", operand, idx)
     k = idx.shape[-1]
@@ -77,3 +104,23 @@ scatter_add_p = primitive("scatter_add", _scatter_rule, _scatter_impl, [
 ], lambda operand, idx, updates: jnp.asarray(operand).at[_jax_index(idx)].add(updates), reads=(1,),
    display=Display(kind="moves"))
 def scatter_add(operand, idx, updates): return scatter_add_p.bind(operand, idx, updates)
+
+
+def _scatter_batch(args, dims):
+    (operand, idx, updates), (do, di, du) = args, dims
+    n = batch_size(args, dims)
+    if di is None:
+        # the batch axis just after the indexed axes of the operand, and where gather would put it in the
+        # updates (after idx's batch axes): every example scatters into its own slice
+        k, nb = idx.shape[-1], idx.ndim - 1
+        operand = broadcast_batch(operand, n, k) if do is None else moveaxis(operand, do, k)
+        updates = broadcast_batch(updates, n, nb) if du is None else moveaxis(updates, du, nb)
+        return [scatter_add_p.bind(operand, idx, updates)], [k]
+    # batched indices: each index led by its example's position, into an operand batched first
+    out = scatter_add_p.bind(bdim_at_front(operand, do, n), _with_batch_position(idx, di),
+                             bdim_at_front(updates, du, n))
+    return [out], [0]
+
+
+scatter_add_p.rules["jvp"] = linear_jvp(scatter_add_p, linear=(0, 2))
+scatter_add_p.rules["batch"] = _scatter_batch

@@ -9,8 +9,11 @@ import numpy as np
 
 from tracing import ShapedArray, ShapeError
 
-from ._base import Display, lax_fn, primitive, same_dtype, show_nothing
+from ._base import Display, lax_fn, later_family, primitive, same_dtype, show_nothing
+from ._transforms import moveaxis
 from . import shape as S
+
+E = later_family("elementwise")  # the JVP adds its two contributions
 
 __all__ = ["dot_general", "dot_general_p"]
 
@@ -113,6 +116,45 @@ def _fold_transposes(eqn, ctx):
 
 
 dot_general_p.rules["simplify"] = _fold_transposes
+
+
+def _dot_jvp(primals, tangents, *, dimension_numbers):
+    # bilinear: d(x . y) = dx . y + x . dy (a symbolic zero contributes nothing)
+    (x, y), (tx, ty) = primals, tangents
+    out = dot_general_p.bind(x, y, dimension_numbers=dimension_numbers)
+    t = None if tx is None else dot_general_p.bind(tx, y, dimension_numbers=dimension_numbers)
+    if ty is not None:
+        ty = dot_general_p.bind(x, ty, dimension_numbers=dimension_numbers)
+        t = ty if t is None else E.add(t, ty)
+    return [out], [t]
+
+
+def _bump(axes, d):
+    """Per-example axes renumbered for an operand whose batch axis is d."""
+    return tuple(a + (a >= d) for a in axes)
+
+
+def _dot_batch(args, dims, *, dimension_numbers):
+    (x, y), (dx, dy) = args, dims
+    (xc, yc), (xb, yb) = dimension_numbers
+    if dx is not None and dy is not None:
+        # both batched: the batch axes, moved to the front, become a new leading pair of batch axes
+        x, y = moveaxis(x, dx, 0), moveaxis(y, dy, 0)
+        dn = ((_bump(xc, 0), _bump(yc, 0)), ((0,) + _bump(xb, 0), (0,) + _bump(yb, 0)))
+        return [dot_general_p.bind(x, y, dimension_numbers=dn)], [0]
+    # one batched: its batch axis is one more free axis of that operand, which lands in the output after
+    # the batch axes and (for y) x's free axes, at its rank among the operand's free axes
+    if dx is not None:
+        xc, xb = _bump(xc, dx), _bump(xb, dx)
+        out_d = len(xb) + sum(1 for a in _free(x.ndim, xc, xb) if a < dx)
+    else:
+        yc, yb = _bump(yc, dy), _bump(yb, dy)
+        out_d = len(xb) + len(_free(x.ndim, xc, xb)) + sum(1 for a in _free(y.ndim, yc, yb) if a < dy)
+    return [dot_general_p.bind(x, y, dimension_numbers=((xc, yc), (xb, yb)))], [out_d]
+
+
+dot_general_p.rules["jvp"] = _dot_jvp
+dot_general_p.rules["batch"] = _dot_batch
 
 
 def dot_general(x, y, dimension_numbers):
