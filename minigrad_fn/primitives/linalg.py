@@ -10,7 +10,6 @@ import numpy as np
 from tracing import ShapedArray, ShapeError
 
 from ._base import Display, lax_fn, later_family, primitive, same_dtype, show_nothing
-from ._transforms import moveaxis
 from . import shape as S
 
 E = later_family("elementwise")  # the JVP adds its two contributions
@@ -138,9 +137,9 @@ def _dot_batch(args, dims, *, dimension_numbers):
     (x, y), (dx, dy) = args, dims
     (xc, yc), (xb, yb) = dimension_numbers
     if dx is not None and dy is not None:
-        # both batched: the batch axes, moved to the front, become a new leading pair of batch axes
-        x, y = moveaxis(x, dx, 0), moveaxis(y, dy, 0)
-        dn = ((_bump(xc, 0), _bump(yc, 0)), ((0,) + _bump(xb, 0), (0,) + _bump(yb, 0)))
+        # both batched: the batch axes, where they are, become a new leading pair of batch axes (no
+        # transpose: dot_general takes its batch axes anywhere, and puts them first in the output)
+        dn = ((_bump(xc, dx), _bump(yc, dy)), ((dx,) + _bump(xb, dx), (dy,) + _bump(yb, dy)))
         return [dot_general_p.bind(x, y, dimension_numbers=dn)], [0]
     # one batched: its batch axis is one more free axis of that operand, which lands in the output after
     # the batch axes and (for y) x's free axes, at its rank among the operand's free axes
