@@ -125,8 +125,8 @@ def bdim_at_front(x, d, size: int):
 
 def broadcasting_batch(prim) -> Callable:
     """The batching rule of an n-ary elementwise primitive that broadcasts numpy-style: when the batched
-    operands agree on the batch axis and rank (and unbatched ones line up), the primitive applies as it
-    is; otherwise each batched operand's batch axis goes first, with length-1 axes so the per-example
+    operands agree on the batch axis and rank (and unbatched ones line up with axes after it), the
+    primitive applies as it is; otherwise each batched operand's batch axis goes first, with length-1 axes so the per-example
     axes still line up from the right. Unbatched operands are never copied."""
     def rule(args, dims, **params):
         ranks = [_ndim(a) - (d is not None) for a, d in zip(args, dims)]
@@ -134,7 +134,8 @@ def broadcasting_batch(prim) -> Callable:
         batched = [(d, r) for d, r in zip(dims, ranks) if d is not None]
         d0 = batched[0][0]
         same = all(d == d0 and r == rank for d, r in batched)
-        if same and all(d is not None or r == 0 or d0 == 0 for d, r in zip(dims, ranks)):
+        # unbatched operands line up with the last axes of the result: fine when those are all after d0
+        if same and all(d is not None or r <= rank - d0 for d, r in zip(dims, ranks)):
             out = prim.bind(*args, **params)
             return [out], [d0]
         new = []
