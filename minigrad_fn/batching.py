@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from tracing import (ArgumentError, ShapedArray, Trace, Tracer, aval_of, check_args, check_leaves, current_trace,
                      entered, leaf_names, name_scope, tree_flatten, tree_unflatten)
-from tracing.core import _leaked
+from tracing.core import _leaked, enter_parent, leave
 
 from .primitives._transforms import broadcast_batch, moveaxis
 from .autodiff import MissingRuleError, _name
@@ -66,7 +66,11 @@ class BatchTrace(Trace):
         if rule is None:
             raise MissingRuleError(f"{prim.name} has no batching rule, so vmap cannot batch it",
                                    f"Give {prim.name} a batch rule beside its definition.")
-        outs, out_dims = rule(vals, dims, **params)
+        token = enter_parent(self)  # the rule binds on parent-level values: straight to the parent
+        try:
+            outs, out_dims = rule(vals, dims, **params)
+        finally:
+            leave(token)
         return [o if d is None else BatchTracer(self, o, d) for o, d in zip(outs, out_dims)]
 
 

@@ -15,7 +15,7 @@ import optree
 
 from tracing import (ArgumentError, Trace, Tracer, aval_of, check_args, check_leaves, current_trace,
                      entered, eval_jaxpr, name_scope, new_trace, optimize, tree_flatten, tree_unflatten)
-from tracing.core import _leaked
+from tracing.core import _leaked, enter_parent, leave
 
 from .autodiff import GradTypeError, MissingRuleError, _name, differentiated_args, vjp, with_args
 
@@ -62,7 +62,11 @@ class JVPTrace(Trace):
             raise MissingRuleError(
                 f"{prim.name} has no JVP rule, so forward mode (jvp, jacfwd, hessian) cannot differentiate "
                 "through it", f"Give {prim.name} a jvp rule beside its definition.")
-        outs, out_tangents = rule(primals, tangents, **params)
+        token = enter_parent(self)  # the rule binds on parent-level values: straight to the parent
+        try:
+            outs, out_tangents = rule(primals, tangents, **params)
+        finally:
+            leave(token)
         return [o if t is None else JVPTracer(self, o, t) for o, t in zip(outs, out_tangents)]
 
 

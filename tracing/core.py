@@ -170,6 +170,15 @@ def is_staging() -> bool:
     return False
 
 
+def enter_parent(trace: Trace):
+    """Make trace's parent current (returns the token for `leave`): a transformation's rules compute on
+    parent-level values, so what they bind goes straight to the parent, not through this trace again."""
+    return _current.set(trace.parent)
+
+
+leave = _current.reset  # leave(token): undo enter_parent
+
+
 @contextmanager
 def set_current_trace(trace: Trace):
     """Make `trace` current for the block (in this thread), then restore the previous one."""

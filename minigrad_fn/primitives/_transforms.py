@@ -129,6 +129,14 @@ def broadcasting_batch(prim) -> Callable:
     primitive applies as it is; otherwise each batched operand's batch axis goes first, with length-1 axes so the per-example
     axes still line up from the right. Unbatched operands are never copied."""
     def rule(args, dims, **params):
+        if len(args) == 1:  # one operand: the batch axis stays where it is
+            return [prim.bind(args[0], **params)], [dims[0]]
+        if len(args) == 2:  # the common cases, decided without building lists
+            (a, b), (da, db) = args, dims
+            if (da == db and _ndim(a) == _ndim(b)) or (db is None and _ndim(b) == 0):
+                return [prim.bind(a, b, **params)], [da]
+            if da is None and _ndim(a) == 0:
+                return [prim.bind(a, b, **params)], [db]
         ranks = [_ndim(a) - (d is not None) for a, d in zip(args, dims)]
         rank = max(ranks)
         batched = [(d, r) for d, r in zip(dims, ranks) if d is not None]
