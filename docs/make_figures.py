@@ -29,6 +29,8 @@ FIGURES = {
     "add_mul": lambda: mg.graph(f)(-2.0, 5.0, -4.0),
     "neuron": lambda: mg.graph(neuron)(2.0, -1.0, -3.0, -2.0, -3.0),
     "add_mul_backward": lambda: mg.graph(f, show_backward=True)(-2.0, 5.0, -4.0),
+    # forward mode along x: each wire's tangent (blue) is its derivative with respect to x; f's is df/dx
+    "add_mul_forward": lambda: mg.graph(f, tangents=(1.0, 0.0, 0.0))(-2.0, 5.0, -4.0),
 }
 
 

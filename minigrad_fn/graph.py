@@ -1,10 +1,11 @@
 """Pictures of a traced computation in the lecture's style: one gate per equation, and on every wire its
-forward value (green, above) and its gradient (red, below).
+forward value (green, above) and its gradient (red, below), or, in forward mode, its tangent (blue, below).
 
 `graph(f)(*args)` *records* f: it traces f with value-carrying tracers (as `grad` does), then walks the
 equations backwards one gate at a time, keeping what each gate sends to each of its operands. The same
-`Recording` feeds `explain`'s tables. Drawing builds DOT text here; only rendering it (SVG, PNG) needs
-the graphviz package and Graphviz's `dot` program.
+`Recording` feeds `explain`'s tables. `graph(f, tangents=...)` also runs the recorded program once more,
+forward, on JVP tracers (dual numbers), keeping every variable's tangent (`record_tangents`). Drawing
+builds DOT text here; only rendering it (SVG, PNG) needs the graphviz package and Graphviz's `dot` program.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from tracing.ir import var_names
 from .autodiff import active_vars, backward_pass, vjp_forward
 from .primitives._base import Display
 
-GREEN, RED, GREY = "#1a7f37", "#cf222e", "#6e7781"
+GREEN, RED, BLUE, GREY = "#1a7f37", "#cf222e", "#0969da", "#6e7781"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -54,6 +55,8 @@ class Recording:
         self.active = active_vars(jaxpr.eqns, jaxpr.invars)
         self.grads: dict = dict(seed)
         self.sent: list = [None] * len(self.eqns)
+        self.tangents: dict | None = None  # var -> tangent, once `record_tangents` has run
+        self.fun, self.args = None, ()     # what was traced (set by `record`; tangents are checked on it)
 
         def note(i, upstream, sent):
             self.grads.update((v, c) for v, c in zip(self.eqns[i].outvars, upstream) if c is not None)
@@ -78,6 +81,16 @@ class Recording:
             return None
         g = self.grads.get(var)
         return np.zeros(var.aval.shape, var.aval.dtype) if g is None else g
+
+    def tangent_of(self, var):
+        """The tangent of a variable or literal in the forward-mode evaluation (`record_tangents`): zeros
+        where none flows, None for what has no tangent (integers, booleans)."""
+        if self.tangents is None:
+            raise ValueError("this recording has no tangents: call record_tangents(rec, tangents) first")
+        if var.aval.dtype.kind != "f":
+            return None
+        t = self.tangents.get(var) if type(var) is Var else None
+        return np.zeros(var.aval.shape, var.aval.dtype) if t is None else t
 
     def consumers(self, var: Var) -> list:
         """`(equation index, operand position)` of every use of `var`."""
@@ -111,7 +124,31 @@ def record(fun: Callable, args: Sequence) -> Recording:
     inputs = [n.removeprefix("argument ") for n in leaf_names(fun, args)]
     seed = {v: np.ones(v.aval.shape, v.aval.dtype) for v in jaxpr.outvars
             if type(v) is Var and v.aval.dtype.kind == "f"}
-    return Recording(name, jaxpr, env, [kept[id(e)] for e in jaxpr.eqns], _names(jaxpr, inputs), seed)
+    rec = Recording(name, jaxpr, env, [kept[id(e)] for e in jaxpr.eqns], _names(jaxpr, inputs), seed)
+    rec.fun, rec.args = fun, tuple(args)
+    return rec
+
+
+def record_tangents(rec: Recording, tangents: Sequence) -> dict:
+    """Every variable's tangent, for input tangents `tangents` (the arguments' structure, as `mg.jvp`
+    takes them), from ONE forward-mode evaluation of the recorded program: each equation is bound on JVP
+    tracers (dual numbers: a value and its tangent), in program order, as `eval_jaxpr` does, and the
+    tangents of its outputs are kept. Stores them in `rec.tangents` (var -> numpy array; variables no
+    tangent reaches are left out) and returns that dict."""
+    from .forward import JVPTrace, JVPTracer, _check_tangents
+    jaxpr = rec.jaxpr
+    _, _, t_leaves = _check_tangents(f"graph({rec.name}, tangents=...)", rec.fun, rec.args, tangents)
+    with tracing.entered(JVPTrace(tracing.current_trace())) as trace:
+        env: dict = {v: rec.env[v] for v in jaxpr.constvars}
+        for v, t in zip(jaxpr.invars, t_leaves):
+            env[v] = rec.env[v] if t is None else JVPTracer(trace, rec.env[v], t)
+        for eqn in jaxpr.eqns:
+            ins = [env[v] if type(v) is Var else v.val for v in eqn.invars]
+            out = eqn.prim.bind(*ins, **eqn.params)
+            env.update(zip(eqn.outvars, out if eqn.prim.multiple_results else [out]))
+    rec.tangents = {v: np.asarray(x.tangent) for v, x in env.items()
+                    if isinstance(x, JVPTracer) and x._trace is trace and x.tangent is not None}
+    return rec.tangents
 
 
 def _fun_name(fun) -> str:
@@ -235,6 +272,16 @@ class Graph:
         """The gradients of the inputs, one per argument leaf (None for non-float leaves)."""
         return [self.recording.grad_of(v) for v in self.recording.jaxpr.invars]
 
+    @property
+    def tangent(self):
+        """In forward mode (`graph(f, tangents=...)`): the output's tangent, J @ tangents, shaped as
+        `.value` (what `mg.jvp` returns second); None otherwise."""
+        rec = self.recording
+        if rec.tangents is None:
+            return None
+        outs = [rec.tangent_of(v) for v in rec.jaxpr.outvars]
+        return outs[0] if len(outs) == 1 else outs
+
     def pipe(self, fmt: str, dpi: int | None = None) -> bytes:
         """The picture rendered by Graphviz's `dot` in format `fmt` (svg, png, pdf...), at `dpi` for
         images."""
@@ -285,21 +332,46 @@ class Graph:
 
 
 def graph(fun: Callable, *, show_backward: bool = False, collapse=None, digits: int = 2,
-          max_values: int = 4) -> Callable[..., Graph]:
+          max_values: int = 4, mode: str | None = None, tangents=None) -> Callable[..., Graph]:
     """`graph(f)(*args)`: the computational graph of f at args, every wire labelled with its value (green)
     and gradient (red); the gradients are of f's output (of the sum of its entries if it is an array).
+
+    Forward mode: `graph(f, tangents=(1.0, 0.0, 0.0))(x, y, z)` labels every wire with its value (green,
+    above) and its tangent (blue, below), the dual numbers of one forward-mode pass: the derivative of
+    that wire along the input direction `tangents` (the arguments' structure, as `mg.jvp` takes them;
+    a Python number stands for a scalar argument's tangent). The output wire carries J @ tangents,
+    here df/dx. `graph(f, mode="forward")` without tangents pushes all-ones tangents (every float input
+    moved at once). The picture's `.tangent` is the output's tangent.
 
     `show_backward=True` also draws the backward pass's own equations (in red). `collapse` draws the
     equations made inside some user-level function calls as one node: a function name or a list of
     names (`collapse="log_softmax"`), or True for every function that f calls.
     """
+    if mode is None:
+        mode = "reverse" if tangents is None else "forward"
+    if mode not in ("reverse", "forward"):
+        raise ValueError(f"graph: mode must be 'reverse' or 'forward', got {mode!r}")
+    if mode == "reverse" and tangents is not None:
+        raise ValueError("graph: tangents are pushed forward: use mode='forward' (or leave mode out)")
+    if mode == "forward" and show_backward:
+        raise ValueError("graph: show_backward draws the backward pass; a forward-mode picture has none")
+
     def draw(*args) -> Graph:
         rec = record(fun, args)
+        if mode == "forward":
+            record_tangents(rec, _ones_like(args) if tangents is None else tangents)
+            return Graph(_tangent_dot(rec, collapse, digits, max_values), rec)
         dot = _backward_dot if show_backward else _forward_dot
         return Graph(dot(rec, collapse, digits, max_values), rec)
 
     draw.__name__ = f"graph({_fun_name(fun)})"
     return draw
+
+
+def _ones_like(args: tuple) -> tuple:
+    """All-ones tangents in the arguments' structure (integer leaves get ones too; they are ignored)."""
+    leaves, tree = tree_flatten(tuple(args))
+    return tree_unflatten(tree, [np.ones(aval_of(x).shape, aval_of(x).dtype) for x in leaves])
 
 
 def _group_key(scope: tuple, collapse) -> tuple | None:
@@ -352,15 +424,16 @@ def _font(text: str, color: str, size: int | None = None) -> str:
     return f'<FONT COLOR="{color}"{size_attr}>{html.escape(text)}</FONT>'
 
 
-def _wire_label(shape: str | None, value_lines: list, grad_lines: list | None, value_color=GREEN) -> str:
-    """A wire's label: its value above a rule that continues the wire, its gradient below it."""
+def _wire_label(shape: str | None, value_lines: list, grad_lines: list | None, value_color=GREEN,
+                grad_color=RED) -> str:
+    """A wire's label: its value above a rule that continues the wire, its gradient (or tangent) below."""
     rows = []
     if shape:
         rows.append(f"<TR><TD>{_font(shape, GREY, 8)}</TD></TR>")
     rows.append("<TR><TD>" + "<BR/>".join(_font(s, value_color) for s in value_lines) + "</TD></TR>")
     rows.append("<HR/>")
     if grad_lines is not None:
-        rows.append("<TR><TD>" + "<BR/>".join(_font(s, RED) for s in grad_lines) + "</TD></TR>")
+        rows.append("<TR><TD>" + "<BR/>".join(_font(s, grad_color) for s in grad_lines) + "</TD></TR>")
     else:
         rows.append("<TR><TD> </TD></TR>")
     return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="1">' + "".join(rows)
@@ -468,6 +541,22 @@ def _forward_dot(rec: Recording, collapse, digits: int, max_values: int) -> str:
     keys = [_group_key(s, collapse) for s in rec.scopes]
     return _draw(f"{rec.name}: forward values (green) above each wire, gradients (red) below",
                  rec.jaxpr, rec.names, keys, wire_label, branch_label, _out_names(rec), digits)
+
+
+def _tangent_dot(rec: Recording, collapse, digits: int, max_values: int) -> str:
+    """Forward mode: each wire's value above and its tangent below (at a branch every wire carries the
+    same tangent, so branches get no labels of their own)."""
+    def lines(x):
+        return fmt_lines(x, digits, max_values)
+
+    def wire_label(v):
+        t = rec.tangent_of(v)
+        return _wire_label(_shape_of(rec.env[v]), lines(rec.env[v]), None if t is None else lines(t),
+                           grad_color=BLUE)
+
+    keys = [_group_key(s, collapse) for s in rec.scopes]
+    return _draw(f"{rec.name}: forward values (green) above each wire, tangents (blue) below",
+                 rec.jaxpr, rec.names, keys, wire_label, lambda v, u: None, _out_names(rec), digits)
 
 
 def _out_names(rec: Recording) -> list:

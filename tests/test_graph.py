@@ -253,3 +253,140 @@ def test_jitted_calls_and_lambdas():
     g = mg.graph(lambda x: inner(x) + (lambda y: y * 2.0)(x), collapse=True)(2.0)
     assert gates(g.source) == ["jit body", "<lambda>\n(1 op)", "add"]
     assert np.isclose(g.grads[0], np.sin(2.0) + 2.0 * np.cos(2.0) + 2.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Forward mode: every wire's value above and its tangent (dual numbers) below
+
+from hypothesis import given, settings  # noqa: E402
+
+from minigrad_fn.graph import BLUE, fmt_lines  # noqa: E402
+from programs import programs  # noqa: E402
+from tracing import Var, tree_flatten  # noqa: E402
+
+_TANGENT_WIRE = re.compile(r'<FONT COLOR="' + GREEN + r'">([^<]*)</FONT></TD></TR><HR/><TR><TD>(?:<FONT COLOR="'
+                           + BLUE + r'">([^<]*)</FONT>)?')
+
+
+def tangent_wires(source: str) -> list:
+    """(value, tangent) written on every wire of a forward-mode picture, as text."""
+    return [(v, t or None) for v, t in _TANGENT_WIRE.findall(source)]
+
+
+def test_forward_mode_add_mul_slide():
+    g = mg.graph(add_mul, tangents=(1.0, 0.0, 0.0))(-2.0, 5.0, -4.0)
+    # x moves with speed 1, y and z stay: q = x + y moves with 1, f = q z with z * 1 = -4 = df/dx
+    assert tangent_wires(g.source) == [("-2.00", "1.00"), ("5.00", "0.00"), ("-4.00", "0.00"),
+                                       ("3.00", "1.00"), ("-12.00", "-4.00")]
+    assert "tangents (blue) below" in g.source and RED not in g.source
+    assert gates(g.source) == ["add", "mul"]
+    assert g.value == -12.0 and g.tangent == -4.0
+    # one tangent direction per input: the three columns of the 1 x 3 Jacobian, the lecture's gradients
+    cols = [mg.graph(add_mul, tangents=t)(-2.0, 5.0, -4.0).tangent for t in ((1, 0, 0), (0, 1, 0), (0, 0, 1))]
+    assert [float(c) for c in cols] == [-4.0, -4.0, 3.0]
+    # the recording keeps every variable's tangent: q's is 1
+    rec = g.recording
+    q = rec.eqns[0].outvars[0]
+    assert rec.names[q] == "a" and float(rec.tangent_of(q)) == 1.0
+
+
+def test_forward_mode_defaults_to_ones():
+    g = mg.graph(add_mul, mode="forward")(-2.0, 5.0, -4.0)
+    assert float(g.tangent) == -4.0 + -4.0 + 3.0  # J @ ones: every input moved at once
+    assert tangent_wires(g.source)[:3] == [("-2.00", "1.00"), ("5.00", "1.00"), ("-4.00", "1.00")]
+    assert mg.graph(add_mul)(-2.0, 5.0, -4.0).tangent is None  # the backward view has no tangents
+
+
+def test_forward_mode_sigmoid_neuron_matches_jvp():
+    rng = np.random.default_rng(3)
+    t = tuple(float(v) for v in rng.standard_normal(5))
+    g = mg.graph(neuron, tangents=t)(*NEURON_ARGS)
+    _, want = mg.jvp(neuron, NEURON_ARGS, t)
+    assert np.isclose(g.tangent, want)
+    assert tangent_wires(g.source)[-1] == ("0.73", fmt_number(want))
+    assert gates(g.source) == ["mul", "mul", "add", "add", "neg", "exp", "add(1.00, ·)", "div(1.00, ·)"]
+    # along w0 only: the output's tangent is df/dw0 = -0.20, the slide's number; the sigmoid as one gate agrees
+    g0 = mg.graph(neuron, tangents=(1.0, 0.0, 0.0, 0.0, 0.0))(*NEURON_ARGS)
+    assert fmt_number(g0.tangent) == "-0.20"
+    one_gate = mg.graph(lambda w0, x0, w1, x1, w2: nn.sigmoid(w0 * x0 + w1 * x1 + w2), tangents=t)(*NEURON_ARGS)
+    assert gates(one_gate.source)[-1] == "sigmoid" and np.isclose(one_gate.tangent, want)
+
+
+def test_forward_mode_arrays_pytrees_and_integers():
+    rng = np.random.default_rng(0)
+    args = (rng.standard_normal((4, 5)), rng.standard_normal((5, 3)), rng.standard_normal((6, 4)),
+            np.array([0, 1, 2, 0, 1, 2]))
+    tangents = tuple(rng.standard_normal(a.shape) if a.dtype.kind == "f" else a for a in args)
+    g = mg.graph(classifier, tangents=tangents, collapse="log_softmax")(*args)
+    _, want = mg.jvp(classifier, args, tangents)
+    assert np.isclose(g.tangent, want)
+    assert any(label.startswith("log_softmax\n(") for label in gates(g.source))
+    assert ("[0, 1, 2, 0, ...]", None) in tangent_wires(g.source)  # integer labels carry no tangent
+    assert "f64[4,5]" in g.source and "norm" in g.source
+
+    params = {"W": rng.standard_normal((2, 2)), "b": rng.standard_normal(2)}
+    x = rng.standard_normal(2)
+    t = ({"W": np.ones((2, 2)), "b": np.zeros(2)}, np.zeros(2))
+    f = lambda p, x: mnp.tanh(p["W"] @ x + p["b"])  # noqa: E731
+    gp = mg.graph(f, tangents=t)(params, x)
+    assert np.allclose(gp.tangent, mg.jvp(f, (params, x), t)[1])
+    assert gp.tangent.shape == (2,)
+
+
+def test_forward_mode_jitted_call():
+    inner = mg.jit(lambda x: mnp.sin(x) * x)
+    g = mg.graph(lambda x: inner(x) + x * 2.0, tangents=(1.0,))(2.0)
+    assert np.isclose(g.tangent, np.sin(2.0) + 2.0 * np.cos(2.0) + 2.0)
+
+
+def test_forward_mode_bad_arguments():
+    with pytest.raises(ValueError, match="show_backward"):
+        mg.graph(add_mul, mode="forward", show_backward=True)
+    with pytest.raises(ValueError, match="mode must be"):
+        mg.graph(add_mul, mode="sideways")
+    with pytest.raises(ValueError, match="mode='forward'"):
+        mg.graph(add_mul, mode="reverse", tangents=(1.0, 0.0, 0.0))
+    with pytest.raises(mg.ArgumentError, match="tangent"):
+        mg.graph(lambda x: x * x, tangents=(np.ones(3),))(np.ones(2))
+    with pytest.raises(mg.ArgumentError, match="3 primals but 2 tangents"):
+        mg.graph(add_mul, tangents=(1.0, 0.0))(-2.0, 5.0, -4.0)
+
+
+@settings(derandomize=True, database=None)  # the profile's example count (40 under "ci")
+@given(programs())
+def test_forward_mode_random_programs_match_jvp(program):
+    """The tangent drawn on each output (the loss and several inner nodes) is `mg.jvp`'s."""
+    xs = program.make_inputs()
+    rng = np.random.default_rng(program.seed)
+    ts = tuple(rng.standard_normal(x.shape).astype(x.dtype) for x in xs)
+
+    def f(*a):
+        return program.run_all(mnp, *a)
+
+    g = mg.graph(f, tangents=ts)(*xs)
+    _, want = mg.jvp(f, xs, ts)
+    want = tree_flatten(want)[0]
+    got = g.tangent if len(want) > 1 else [g.tangent]
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        b = np.asarray(b)
+        tol = 1e-4 if b.dtype == np.float32 else 1e-9
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+    rec = g.recording
+    for v in rec.jaxpr.outvars:  # and it is what the picture writes on the output wires
+        if type(v) is Var:
+            assert "<BR/>".join(f'<FONT COLOR="{BLUE}">{s}</FONT>' for s in fmt_lines(rec.tangent_of(v))) in g.source
+
+
+def test_forward_mode_figure_in_docs():
+    with open(os.path.join(ROOT, "docs", "add_mul_forward.dot")) as f:
+        assert "tangents (blue) below" in f.read()
+
+
+@needs_dot
+def test_forward_mode_renders_png(tmp_path):
+    g = mg.graph(add_mul, tangents=(1.0, 0.0, 0.0))(-2.0, 5.0, -4.0)
+    assert g.png().startswith(b"\x89PNG")
+    svg = g.svg().replace("&#45;", "-")
+    assert BLUE in svg and "-12.00" in svg and "-4.00" in svg
+    assert os.path.getsize(g.save(tmp_path / "forward.png")) > 100
