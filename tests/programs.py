@@ -35,6 +35,11 @@ A hand-written (or pasted) program is `FunctionProgram(f, inputs)`, with the sam
 `program.run(xp, *inputs)` returns the scalar loss, `program.run_all(xp, *inputs)` returns
 `(loss, (node, ...))`; `xp` is `numpy`, `minigrad_fn.numpy` or `jax.numpy` (`nn` is bound to
 `minigrad_fn.nn` / `jax.nn` / a numpy sigmoid to match).
+
+`batched_programs()` draws a `BatchedProgram` for vmap checks: a random program, a batch of 2-3 examples
+(each input scaled entrywise by 1 + 0.1 u, u uniform in [-1, 1), so signs and domains hold), an in_axis per
+input (None, 0, -1 or a middle axis, at least one mapped) and out_axes; `make_inputs()` gives the batched
+inputs, `examples()` the unbatched inputs of each example, and `repr` the code that makes them.
 """
 from __future__ import annotations
 
@@ -835,3 +840,110 @@ def programs(draw, min_nodes=5, max_nodes=30, float32=True):
         b.step()
     loss, outs = b.finish(n_in)
     return Program(seed, inputs, b.exprs, loss, outs, b.ops)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Batches of examples (for vmap)
+# ---------------------------------------------------------------------------------------------------------
+
+class BatchedProgram:
+    """A program mapped over a batch of `size` examples: `in_axes` (one entry per input: None, or the
+    axis of the batched array that holds the examples, maybe negative) and `out_axes` (an int for every
+    output, or a prefix `(loss_axis, nodes_axis)` of `(loss, (node, ...))`).
+
+    Example b of a mapped input is the program's own input scaled entrywise by `1 + scale * u`, u uniform
+    in [-1, 1) from a generator seeded by `seed` (example 0 too: the batch holds no copy of the unbatched
+    input, so a batching rule that mixes examples up shows). The scaling keeps signs, so the program's
+    domain guards (positive inputs, nonzero divisors) still hold; `batched_programs` shrinks `scale` where
+    the examples would not be tame. Unmapped inputs are the program's own.
+
+    `repr` prints the program and the code that batches its inputs, as `make_inputs` runs it.
+    """
+
+    def __init__(self, program, in_axes, size, out_axes=0, seed=0, scale=0.1):
+        self.program = program
+        self.in_axes = tuple(in_axes)
+        self.size = size
+        self.out_axes = out_axes
+        self.seed = seed
+        self.scale = scale
+
+    @property
+    def argnums(self):
+        return self.program.argnums
+
+    def _names(self):
+        return [f"x{i}" for i in range(len(self.in_axes))]
+
+    def batch_source(self) -> str:
+        out = [f"brng = np.random.default_rng({self.seed})"]
+        for name, ax in zip(self._names(), self.in_axes):
+            if ax is None:
+                continue
+            out.append(f"{name} = np.stack([({name} * (1 + {self.scale!r} * brng.uniform(-1.0, 1.0, {name}.shape)))"
+                       f".astype({name}.dtype) for _ in range({self.size})], axis={ax})")
+        return "\n".join(out)
+
+    def make_inputs(self) -> tuple:
+        """The batched inputs (mapped ones with the batch along their in_axes)."""
+        ns = {"np": np}
+        ns.update(zip(self._names(), self.program.make_inputs()))
+        exec(self.batch_source(), ns)
+        return tuple(ns[n] for n in self._names())
+
+    def examples(self, inputs=None) -> list:
+        """The unbatched inputs of each example: [(x0, x1, ...) for b in range(size)]."""
+        xs = self.make_inputs() if inputs is None else inputs
+        return [tuple(x if ax is None else np.take(x, b, axis=ax) for x, ax in zip(xs, self.in_axes))
+                for b in range(self.size)]
+
+    def out_axis_per_leaf(self, n_nodes: int) -> list:
+        """The output axis of each leaf of `(loss, (node, ...))`."""
+        if isinstance(self.out_axes, tuple):
+            return [self.out_axes[0]] + [self.out_axes[1]] * n_nodes
+        return [self.out_axes] * (1 + n_nodes)
+
+    def __repr__(self):
+        return (f"# vmap over {self.size} examples: in_axes={self.in_axes!r}, out_axes={self.out_axes!r}\n"
+                + repr(self.program) + self.batch_source() + "\n")
+
+
+@st.composite
+def batched_programs(draw, min_nodes=5, max_nodes=30, float32=True):
+    """A random `BatchedProgram`: a random program, 2-3 examples, and for each input an in_axis drawn among
+    None, 0, -1 and a middle axis (positive or negative), at least one input mapped."""
+    program = draw(programs(min_nodes=min_nodes, max_nodes=max_nodes, float32=float32))
+    size = draw(st.integers(2, 3))
+    axes = []
+    for _, shape, _, _ in program.inputs:
+        nb = len(shape) + 1               # the batched array's rank
+        kind = draw(st.sampled_from(["none", "first", "last", "middle"]))
+        if kind == "none":
+            axes.append(None)
+        elif kind == "first" or (kind == "middle" and nb < 3):
+            axes.append(0)
+        elif kind == "last":
+            axes.append(-1 if draw(st.booleans()) else nb - 1)
+        else:
+            k = draw(st.integers(1, nb - 2))
+            axes.append(k - nb if draw(st.booleans()) else k)
+    if all(a is None for a in axes):
+        axes[draw(st.integers(0, len(axes) - 1))] = 0
+    out_axes = draw(st.sampled_from([0, 0, -1, (0, -1), (-1, 0)]))
+    seed = draw(st.integers(0, 2 ** 32 - 1))
+    for scale in (0.1, 0.01, 0.0):
+        case = BatchedProgram(program, axes, size, out_axes, seed, scale)
+        if scale == 0.0 or _tame_examples(case):
+            return case
+
+
+def _tame_examples(case: BatchedProgram) -> bool:
+    """Every example's outputs (by numpy) finite and within bounds."""
+    with np.errstate(all="ignore"):
+        for ex in case.examples():
+            loss, outs = case.program.run_all(np, *ex)
+            for v in (loss,) + tuple(outs):
+                v = np.asarray(v)
+                if not np.all(np.isfinite(v)) or float(np.max(np.abs(v), initial=0.0)) > 10 * MAX_ABS:
+                    return False
+    return True
