@@ -8,7 +8,8 @@ from __future__ import annotations
 import os as _os
 
 import tracing as _tracing
-from tracing import (ArgumentError, ClosedJaxpr, ConcretizationError, DTypeError, Jaxpr,  # noqa: F401
+from tracing import (ArgumentError, ClosedJaxpr, ConcretizationError, DTypeError, GradientLostError,  # noqa: F401
+                     Jaxpr,
                      JaxprTypeError, LeakedTracerError, MinigradError, OpError, ShapeError, TracerError,
                      eval_jaxpr, make_jaxpr, typecheck)
 
@@ -30,5 +31,6 @@ __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacre
            "graph", "explain",
            "numpy", "nn",
            "MinigradError", "ShapeError", "DTypeError", "TracerError", "ConcretizationError",
-           "LeakedTracerError", "ArgumentError", "GradTypeError", "MissingRuleError", "UnsupportedError", "OpError",
+           "LeakedTracerError", "GradientLostError", "ArgumentError", "GradTypeError", "MissingRuleError",
+           "UnsupportedError", "OpError",
            "JaxprTypeError", "LoweringError", "Jitted"]

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import numpy as np
 import optree
 
-from tracing import (ROOT, ArgumentError, Jaxpr, MinigradError, Tracer, Var, aval_of, check_args,
+from tracing import (ROOT, ArgumentError, Jaxpr, Literal, MinigradError, Tracer, Var, aval_of, check_args,
                      check_leaves, current_trace, eval_jaxpr, leaf_names, name_scope, new_trace, optimize,
                      tree_flatten, tree_unflatten)
 
@@ -51,6 +51,13 @@ def vjp_forward(parent, prim, args, params, in_avals, out_avals):
     reads = rule.reads
     res = args if reads is None else [args[i] for i in reads] if reads else ()
     return outs, [*res, *outs] if rule.reads_ans else res
+
+
+def passes_no_gradient(eqn) -> bool:
+    """True for an equation no gradient flows through (its primitive declares no VJP for any operand)."""
+    rule = eqn.prim.rules.get("vjp")
+    return rule is not None and getattr(rule.bwd, "rules", None) is not None and \
+        all(r is None for r in rule.bwd.rules)
 
 
 def backward_pass(eqns: Sequence, residuals: list, seed: dict, active: set, free: bool = False,
@@ -123,12 +130,56 @@ def _zeros(aval):
     return np.zeros(aval.shape, aval.dtype)
 
 
-def _to_user(g, aval):
-    """A gradient leaf as the user gets it: a writable numpy array in the argument's dtype."""
-    if isinstance(g, Tracer):
-        return g
-    g = np.asarray(g, dtype=aval.dtype)
-    return g if g.flags.writeable else g.copy()
+def _memory_owner(a: np.ndarray):
+    """The object that owns an array's memory: every view of one array has the same owner."""
+    while True:
+        b = a.base
+        if b is None:
+            return a
+        if not isinstance(b, np.ndarray):
+            return b  # a buffer numpy did not allocate (bytes, another library's array)
+        a = b
+
+
+def memory_ids(leaves) -> set:
+    """Ids of the owners of the memory of the numpy arrays among `leaves` (others are immutable)."""
+    return {id(_memory_owner(x)) for x in leaves if isinstance(x, np.ndarray)}
+
+
+def owned(leaves, taken: set) -> list:
+    """The leaves as the caller may own them: a numpy array sharing memory with `taken` (ids of memory
+    owners: the caller's inputs, what a transform keeps) or with an earlier leaf, or a read-only one, is
+    copied; each result's owner joins `taken`. Only what would alias is copied."""
+    out = []
+    for x in leaves:
+        if isinstance(x, np.ndarray):
+            key = id(_memory_owner(x))
+            if key in taken or not x.flags.writeable:
+                x = x.copy()
+                key = id(x)
+            taken.add(key)
+        out.append(x)
+    return out
+
+
+def _snapshot(kept: list, user: set) -> tuple[list, set]:
+    """The residuals with each array that shares memory with the caller's (`user`: inputs, closed-over
+    constants) copied once, so mutating those afterwards cannot change the backward pass; and the ids
+    of the residuals' memory owners."""
+    copies: dict = {}
+    held: set = set()
+
+    def own(x):
+        if isinstance(x, np.ndarray):
+            key = id(_memory_owner(x))
+            if key in user:
+                c = copies.get(id(x))
+                if c is None:
+                    c = copies[id(x)] = x.copy()
+                x, key = c, id(c)
+            held.add(key)
+        return x
+    return [optree.tree_map(own, k, none_is_leaf=False) for k in kept], held
 
 
 def _vjp(fun: Callable, primals: Sequence, has_aux: bool, what: str, once: bool = False):
@@ -136,6 +187,7 @@ def _vjp(fun: Callable, primals: Sequence, has_aux: bool, what: str, once: bool 
     leaves, tree = tree_flatten(tuple(primals))
     leaves = [x if isinstance(x, Tracer) else np.asarray(x) for x in leaves]
     with name_scope(f"vjp({_name(fun)})"), new_trace(with_values=True, forward=vjp_forward) as trace:
+        trace.blocks = passes_no_gradient
         tracers = [trace.new_arg(aval_of(x), x) for x in leaves]
         out = fun(*tree_unflatten(tree, tracers))
         aux = None
@@ -148,9 +200,19 @@ def _vjp(fun: Callable, primals: Sequence, has_aux: bool, what: str, once: bool 
         check_leaves(out_leaves, f"{what}: output")
     out_vals = [trace.value_of(o) for o in out_leaves]
     out_vars = [o._var if isinstance(o, Tracer) and o._trace is trace else None for o in out_leaves]
-    if aux is not None:
-        aux = optree.tree_map(trace.value_of, aux, none_is_leaf=False)
+    aux_leaves, aux_tree = tree_flatten(aux) if has_aux else ([], None)
+    aux_leaves = [trace.value_of(a) for a in aux_leaves]
     eqns, residuals, invars = trace.eqns, trace.kept, trace.invars
+    # What the caller owns must not alias what we keep or return: the residuals may reference the
+    # caller's arrays (inputs, closed-over constants, views of them) and the outputs may be those arrays
+    user = memory_ids(leaves) | memory_ids(trace.consts)
+    if not once:  # the caller holds vjp_fn and may mutate its arrays before calling it: snapshot
+        user |= memory_ids([v.val for e in eqns for v in e.invars if type(v) is Literal])  # 0-d arrays
+        residuals, held = _snapshot(residuals, user)
+        user |= held
+    # grad (once) calls vjp_fn before returning: its residuals are never seen again
+    out_vals = owned(out_vals, user)
+    aux = tree_unflatten(aux_tree, owned(aux_leaves, user)) if has_aux else None
     del trace  # the closure keeps only what the backward pass needs
     calls = []
 
@@ -170,8 +232,11 @@ def _vjp(fun: Callable, primals: Sequence, has_aux: bool, what: str, once: bool 
                 seed[var] = c if var not in seed else add(seed[var], c)
         cts = backward_pass(eqns, residuals, seed, active_vars(eqns, invars), free=once)
         grads = [cts.get(v) for v in invars]
-        grads = [_zeros(v.aval) if g is None else _to_user(g, v.aval) for g, v in zip(grads, invars)]
-        return tree_unflatten(tree, grads)
+        grads = [_zeros(v.aval) if g is None else g if isinstance(g, Tracer) else np.asarray(g, dtype=v.aval.dtype)
+                 for g, v in zip(grads, invars)]
+        # each gradient leaf a distinct writable array, sharing memory with no input, cotangent, output
+        # or residual (rules may pass a cotangent on unchanged, or to two operands)
+        return tree_unflatten(tree, owned(grads, user | memory_ids(ct_leaves)))
 
     out = tree_unflatten(out_tree, out_vals)
     return out, vjp_fn, aux
@@ -195,6 +260,10 @@ def differentiated_args(fun, args, argnums, what: str, noun: str = "can be diffe
         if not -len(args) <= i < len(args):
             raise ArgumentError(f"{what}: argnums={argnums} but the function got {len(args)} positional arguments")
     idx = [i % len(args) for i in nums]
+    if len(set(idx)) != len(idx):  # JAX fails here with an unrelated TypeError; never a silent zero
+        twice = next(i for i in idx if idx.count(i) > 1)
+        raise ArgumentError(f"{what}: argnums={argnums} names argument {twice} more than once",
+                            "Name each argument once; the gradient with respect to it is returned once.")
     check_args(fun, args, what, idx)
     for i in idx:
         for j, x in enumerate(tree_flatten(args[i])[0]):

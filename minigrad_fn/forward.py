@@ -40,6 +40,9 @@ class JVPTrace(Trace):
 
     __slots__ = ()
 
+    def differentiates(self, tracer):
+        return tracer.tangent is not None
+
     def lift(self, x, prim=None):
         if isinstance(x, Tracer) and not x._trace.alive:
             raise _leaked(x, prim)

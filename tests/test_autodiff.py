@@ -108,7 +108,7 @@ def test_python_control_flow_on_values():
     def f(x):
         y = x
         while mnp.sum(y ** 2) < 100.0:
-            y = y * 2.0 if float(mnp.max(y)) > 0 else y * -3.0
+            y = y * 2.0 if mnp.max(y) > 0 else y * -3.0
         if y[0] > 0:
             return mnp.sum(mnp.sin(y))
         return mnp.sum(mnp.cos(y))

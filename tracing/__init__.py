@@ -1,7 +1,8 @@
 """tracing: the IR and how Python functions become IR. Knows nothing of derivatives or JAX."""
 from .core import (NOVAL, ROOT, EvalTrace, JaxprTrace, JaxprTracer, Primitive, Trace, Tracer, current_trace,
                    entered, gc_paused, is_array_like, is_staging, new_trace, set_current_trace)
-from .errors import (ArgumentError, ConcretizationError, DTypeError, JaxprTypeError, LeakedTracerError,
+from .errors import (ArgumentError, ConcretizationError, DTypeError, GradientLostError, JaxprTypeError,
+                     LeakedTracerError,
                      MinigradError, OpError, ShapeError, TracerError, register_internal_dir, user_line)
 from .interpreter import eval_jaxpr, straight_line
 from .api import arg_name, check_args, check_leaves, leaf_names, make_jaxpr, tree_flatten, tree_unflatten
@@ -14,7 +15,7 @@ from .source import (SourceInfo, current_name_stack, emitting_on_behalf_of, is_i
 __all__ = [
     "NOVAL", "ROOT", "EvalTrace", "JaxprTrace", "JaxprTracer", "Primitive", "Trace", "Tracer", "current_trace",
     "entered", "gc_paused", "is_array_like", "is_staging", "new_trace", "set_current_trace",
-    "ArgumentError", "ConcretizationError", "DTypeError", "JaxprTypeError", "LeakedTracerError",
+    "ArgumentError", "ConcretizationError", "DTypeError", "GradientLostError", "JaxprTypeError", "LeakedTracerError",
     "MinigradError", "OpError", "ShapeError", "TracerError", "register_internal_dir", "user_line",
     "eval_jaxpr", "straight_line",
     "arg_name", "check_args", "check_leaves", "leaf_names", "make_jaxpr", "tree_flatten", "tree_unflatten",

@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import (ArgumentError, ConcretizationError, LeakedTracerError, MinigradError,
+from .errors import (ArgumentError, ConcretizationError, GradientLostError, LeakedTracerError, MinigradError,
                      OpError)
 from .ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var, aval_of
 from .source import SourceInfo, _emitting_for, capture
@@ -83,13 +83,14 @@ class Trace:
     live there), `level` its depth, `alive` False once the transformation that made it has returned.
     """
 
-    __slots__ = ("parent", "level", "alive")
+    __slots__ = ("parent", "level", "alive", "refused")
     why_abstract = "inside jit or make_jaxpr only shapes and dtypes are known"  # for ConcretizationError
 
     def __init__(self, parent: "Trace | None"):
         self.parent = parent
         self.level = 0 if parent is None else parent.level + 1
         self.alive = True
+        self.refused: MinigradError | None = None  # an error numpy swallowed (see `entered`)
 
     def process(self, prim: Primitive, args: tuple, params: dict) -> list:
         raise NotImplementedError
@@ -109,6 +110,11 @@ class Trace:
     def inputs_of(self, tracer: "Tracer") -> list[str]:
         """Names of the traced arguments a tracer depends on (for error messages); [] if unknown."""
         return []
+
+    def differentiates(self, tracer: "Tracer") -> bool:
+        """True if this trace differentiates through `tracer` (turning it into a Python number would drop
+        its derivative without a word)."""
+        return False
 
     def end(self) -> None:
         """The transformation has returned: later use of its tracers is a leak."""
@@ -206,7 +212,7 @@ class JaxprTrace(Trace):
     """
 
     __slots__ = ("with_values", "record_all", "eqns", "invars", "constvars", "consts", "_const_ids", "env",
-                 "kept", "forward", "arg_names", "_calls", "_is_call", "_frames", "_stop_code")
+                 "kept", "forward", "arg_names", "_calls", "_is_call", "_frames", "_stop_code", "blocks")
 
     def __init__(self, parent: Trace, with_values: bool, forward: Forward | None = None,
                  keep_values: bool = False, record_calls: Callable | None = None, top_code=None,
@@ -229,6 +235,9 @@ class JaxprTrace(Trace):
         self._is_call = record_calls
         self._frames: dict = {}
         self._stop_code = top_code
+        # with a forward part (a derivative): blocks(eqn) says no derivative flows through eqn
+        # (comparisons, stop_gradient...), for `differentiates`
+        self.blocks: Callable | None = None
 
     # -- operands ----------------------------------------------------------------------------------
     def new_arg(self, aval: ShapedArray, val: Any = NOVAL) -> "JaxprTracer":
@@ -357,6 +366,17 @@ class JaxprTrace(Trace):
                 found.append(names[i] if names and i < len(names) else f"input {i}")
         return found
 
+    def differentiates(self, tracer: "Tracer") -> bool:
+        """A value-carrying trace with a forward part differentiates its float values that depend on an
+        input through equations that pass derivatives (a backward walk, made only when asked)."""
+        if self.forward is None or tracer.aval.dtype.kind != "f":
+            return False
+        wanted = {tracer._var}
+        for eqn in reversed(self.eqns):
+            if any(o in wanted for o in eqn.outvars) and not (self.blocks is not None and self.blocks(eqn)):
+                wanted.update(v for v in eqn.invars if type(v) is Var)
+        return any(v in wanted for v in self.invars)
+
     def value_of(self, x: Any) -> Any:
         """The parent-level value a tracer of this trace stands for (constants pass through)."""
         if isinstance(x, Tracer) and x._trace is self:
@@ -423,6 +443,12 @@ def entered(trace: Trace):
                 yield trace
         else:
             yield trace
+    except Exception as e:
+        # numpy calls __array__/__float__ inside its own code and may replace our error by its own (writing
+        # a traced value into a numpy buffer gives "setting an array element with a sequence"): say ours
+        if trace.refused is not None and not isinstance(e, MinigradError):
+            raise trace.refused from e
+        raise
     finally:
         _current.reset(token)
         trace.end()
@@ -479,10 +505,21 @@ class Tracer:
         """The value this tracer stands for, or NOVAL when its trace knows none (override per trace)."""
         return NOVAL
 
-    def concrete(self, what: str):
-        """The concrete numpy value this tracer stands for, or a ConcretizationError naming `what`."""
+    def concrete(self, what: str, to_constant: bool = True, hint: str = ""):
+        """The concrete numpy value this tracer stands for, or a ConcretizationError naming `what`.
+
+        With `to_constant` (float(), int(), .item(), an index: the value becomes a Python number that
+        feeds the computation) a value being differentiated is refused: its derivative would be silently
+        dropped. Inspecting it (bool(): an `if`) is fine."""
         if not self._trace.alive:
             raise _leaked(self, None, what)
+        if to_constant and self._trace.differentiates(self):
+            raise self._refuse(GradientLostError(
+                f"{what} would turn a value that is being differentiated ({self.aval}) into a Python "
+                "constant, and its derivative would be lost",
+                hint or "Keep it an array (write x * y, not float(x) * y; mnp.asarray instead of np.float64), "
+                "and use mnp.where or x.at[...] instead of writing into a numpy buffer. Branching on it "
+                "(`if x > 0:`) is fine."))
         v = self.concrete_value()
         if v is NOVAL:
             deps = self._trace.inputs_of(self)
@@ -494,11 +531,16 @@ class Tracer:
                 f"Mark {who} as static (jit(f, static_argnums=...)), or compute both branches and choose "
                 "with minigrad_fn.numpy.where(condition, x, y).")
         if isinstance(v, Tracer):
-            return v.concrete(what)
+            return v.concrete(what, to_constant, hint)
         return v
 
+    def _refuse(self, error: MinigradError) -> MinigradError:
+        """Note the error on the trace (numpy may swallow it; `entered` then raises it) and return it."""
+        self._trace.refused = error
+        return error
+
     def __bool__(self):
-        return bool(self.concrete("bool() (an `if`, `while`, `and`/`or` on an array)"))
+        return bool(self.concrete("bool() (an `if`, `while`, `and`/`or` on an array)", to_constant=False))
 
     def __float__(self):
         return float(self.concrete("float()"))
@@ -520,6 +562,12 @@ class Tracer:
 
     def __hash__(self):
         raise TypeError(f"a traced array {self.aval} is unhashable; use it as a value, not a key")
+
+    def __copy__(self):
+        return self  # an immutable value
+
+    def __deepcopy__(self, memo):
+        return self
 
     def __repr__(self):
         v = self.concrete_value()

@@ -62,6 +62,12 @@ class ConcretizationError(TracerError):
     """Python needed the value of an abstract tracer (branching, float(), .item())."""
 
 
+class GradientLostError(MinigradError, ValueError):
+    """A value being differentiated was turned into a Python number (float(), .item(), writing it into a
+    numpy buffer): its derivative would be silently dropped. (A ValueError, not a TypeError: numpy swallows
+    TypeErrors from float() when it assigns into an array, and would hide this one.)"""
+
+
 class LeakedTracerError(TracerError):
     """A tracer was used after the transformation that made it had returned."""
 

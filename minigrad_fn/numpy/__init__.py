@@ -38,8 +38,9 @@ float_, int_ = _np.float64, _np.int64
 _DISPATCH = {}
 for _name, _fn in list(globals().items()):
     _np_fn = getattr(_np, _name, None)
+    # (not numpy's own functions re-exported here, such as arange: dispatching to them would recurse)
     if callable(_fn) and not _name.startswith("_") and callable(_np_fn) and not isinstance(_np_fn, type) \
-            and not isinstance(_np_fn, _np.ufunc):
+            and not isinstance(_np_fn, _np.ufunc) and _fn is not _np_fn:
         _DISPATCH[_np_fn] = _fn
 _DISPATCH[_np.round] = round
 del _name, _fn, _np_fn

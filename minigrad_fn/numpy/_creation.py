@@ -87,4 +87,36 @@ def ones(shape, dtype=float):
 
 
 empty = zeros
-eye, identity, arange, linspace, tri = np.eye, np.identity, np.arange, np.linspace, np.tri
+eye, identity, tri = np.eye, np.identity, np.tri
+
+
+def arange(*args, **kwargs):
+    """numpy.arange; its length is a shape, so its arguments must be concrete (a clear error under jit)."""
+    args = [int(a.concrete("arange's bounds (its length is the shape of the result)")) if isinstance(a, Tracer)
+            and a.dtype.kind in "iub" else a for a in args]
+    return np.arange(*args, **kwargs)
+
+
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    """numpy.linspace; traced start and stop give a traced result (the count and the flags are static)."""
+    if not (isinstance(start, Tracer) or isinstance(stop, Tracer)):
+        return np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
+    from ._shape import expand_dims, moveaxis
+    from ._ufuncs import add, multiply, subtract
+    num = int(num)
+    div = (num - 1) if endpoint else num
+    dt = np.result_type(*[np.dtype(a.dtype) for a in (start, stop) if hasattr(a, "dtype")], 1.0)  # as numpy
+    start, stop = asarray(start, dt), asarray(stop, dt)
+    step = subtract(stop, start) / (div if div > 0 else 1)
+    steps = np.arange(num, dtype=dt).reshape((num,) + (1,) * max(np.ndim(start), np.ndim(stop)))
+    y = add(expand_dims(start, 0), multiply(steps, expand_dims(step, 0)))
+    if endpoint and num > 1:
+        last = [slice(None)] * y.ndim
+        last[0] = slice(num - 1, num)
+        y = P.concatenate([y[tuple(slice(0, num - 1) if i == 0 else slice(None) for i in range(y.ndim))],
+                           P.broadcast_in_dim(stop, y[tuple(last)].shape, tuple(range(1, y.ndim)))], 0)
+    if axis != 0:
+        y = moveaxis(y, 0, axis)
+    if dtype is not None:
+        y = asarray(y, dtype)
+    return (y, step) if retstep else y

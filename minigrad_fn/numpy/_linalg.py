@@ -144,8 +144,27 @@ def _sum_out(x, labels: str, keep: set):
     return x, labels
 
 
-def einsum(subscripts: str, *operands, optimize=None):
-    """numpy.einsum without ellipses or repeated letters within one operand, as pairwise dot_generals."""
+def _from_sublists(args) -> tuple[str, list]:
+    """numpy.einsum's sublist form `einsum(a, [0, 1], b, [1, 2], [0, 2])` as a subscripts string."""
+    args = list(args)
+    out = args.pop() if len(args) % 2 == 1 else None
+    ops, subs = args[0::2], args[1::2]
+    letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+    def word(sub):
+        if any(s is Ellipsis for s in sub):
+            raise UnsupportedError("einsum: ellipsis (...) in the sublist form is not supported",
+                                   "Give every axis its own integer.")
+        return "".join(letters[int(i)] for i in sub)
+    text = ",".join(word(sub) for sub in subs) + ("" if out is None else "->" + word(out))
+    return text, ops
+
+
+def einsum(subscripts, *operands, optimize=None):
+    """numpy.einsum (subscripts string or sublist form) without ellipses or repeated letters within one
+    operand, as pairwise dot_generals."""
+    if not isinstance(subscripts, str):
+        subscripts, operands = _from_sublists((subscripts,) + operands)
     ins, out = _parse(subscripts, len(operands))
     dt = result_dtype(np.multiply, *operands) if len(operands) == 2 else np.result_type(
         *[as_array(o).dtype for o in operands])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tracing import Tracer, TracerError
+from tracing import ConcretizationError, Tracer, TracerError
 
 from . import _core
 from ._core import UnsupportedError
@@ -57,14 +57,74 @@ def attach(mnp) -> None:
     Tracer.__array_ufunc__ = _array_ufunc(mnp)
     Tracer.__array_function__ = _array_function(mnp)
     Tracer.__array__ = _no_array
+    Tracer.__setitem__ = _no_setitem
+    Tracer.at = property(lambda self: _At(self, mnp))
+
+
+def _no_setitem(self, key, value):
+    raise UnsupportedError(
+        f"a traced array {self.aval} is immutable: x[...] = value cannot change it",
+        "Write y = x.at[idx].set(value) (or .add(value)), as in JAX, or mnp.where(mask, value, x); "
+        "then use y.")
+
+
+class _At:
+    """`x.at[idx]`: JAX's functional updates, `.set`, `.add`, `.get`, returning a new array."""
+
+    def __init__(self, x, mnp):
+        self.x, self.mnp = x, mnp
+
+    def __getitem__(self, idx):
+        return _AtIndex(self.x, idx, self.mnp)
+
+
+class _AtIndex:
+    def __init__(self, x, idx, mnp):
+        self.x, self.idx, self.mnp = x, idx, mnp
+
+    def get(self):
+        """x[idx]."""
+        return self.x[self.idx]
+
+    def _scatter(self, values):
+        """Flat x, the flat positions idx selects, and `values` broadcast to them, flat."""
+        mnp, x = self.mnp, self.x
+        positions = np.arange(int(np.prod(x.shape, dtype=np.int64))).reshape(x.shape)
+        p = mnp._indexing.getitem(positions, self.idx)  # numpy's indexing rules, traced indices included
+        v = mnp.broadcast_to(_core.as_array(values, x.dtype), np.shape(p))
+        return mnp.reshape(x, (-1,)), mnp.reshape(p, (-1, 1)), mnp.reshape(v, (-1,))
+
+    def add(self, values):
+        """x with `values` added at idx (repeated indices add up, as in JAX)."""
+        from .. import primitives as P
+        flat, p, v = self._scatter(values)
+        return self.mnp.reshape(P.scatter_add(flat, p, v), self.x.shape)
+
+    def set(self, values):
+        """x with idx set to `values` (for a repeated index, the mean of its values: JAX leaves it unspecified)."""
+        from .. import primitives as P
+        mnp = self.mnp
+        flat, p, v = self._scatter(values)
+        zero = mnp.zeros(flat.shape, flat.dtype)
+        count = P.scatter_add(zero, p, mnp.ones(v.shape, flat.dtype))
+        total = P.scatter_add(zero, p, v)
+        hit = count > 0
+        mean = total / mnp.maximum(count, 1) if flat.dtype.kind == "f" else total // mnp.maximum(count, 1)
+        return mnp.reshape(mnp.where(hit, mean.astype(flat.dtype), flat), self.x.shape)
+
+
+_TO_NUMPY_HINT = ("Use minigrad_fn.numpy (or numpy functions that dispatch to it, like np.exp, np.dot(W, x), "
+                  "W @ x, np.sum; not methods of a numpy array such as W.dot(x)); for a concrete value outside "
+                  "the trace, return it from the function.")
 
 
 def _no_array(self, dtype=None, copy=None):
-    raise TracerError(
-        f"a traced array {self.aval} cannot become a numpy array (np.asarray, np.array, or a numpy function "
-        "that converts its input)",
-        "Use minigrad_fn.numpy (or numpy functions that dispatch to it, like np.exp, np.dot, np.sum); "
-        "for a concrete value outside the trace, return it from the function.")
+    how = "np.asarray, np.array, or a numpy function or method that converts its input"
+    try:  # a value being differentiated: say that its derivative would be lost (GradientLostError)
+        self.concrete(f"conversion to a numpy array ({how})", hint=_TO_NUMPY_HINT)
+    except ConcretizationError:
+        pass  # an abstract value: the error below says what to do
+    raise self._refuse(TracerError(f"a traced array {self.aval} cannot become a numpy array ({how})", _TO_NUMPY_HINT))
 
 
 _UFUNC_NAMES = {"true_divide": "divide", "absolute": "absolute", "rint": "rint"}

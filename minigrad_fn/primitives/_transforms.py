@@ -113,6 +113,8 @@ def batch_size(args, dims) -> int:
 
 def broadcast_batch(x, size: int, axis: int = 0):
     """An unbatched x repeated `size` times along a new axis `axis` (a broadcast)."""
+    if not isinstance(x, Tracer) and not hasattr(x, "shape"):
+        x = np.asarray(x)  # a Python number
     shape = _shape(x)
     out = shape[:axis] + (size,) + shape[axis:]
     return S.broadcast_in_dim(x, out, tuple(i for i in range(len(out)) if i != axis))
@@ -126,8 +128,8 @@ def bdim_at_front(x, d, size: int):
 def broadcasting_batch(prim) -> Callable:
     """The batching rule of an n-ary elementwise primitive that broadcasts numpy-style: when the batched
     operands agree on the batch axis and rank (and unbatched ones line up with axes after it), the
-    primitive applies as it is; otherwise each batched operand's batch axis goes first, with length-1 axes so the per-example
-    axes still line up from the right. Unbatched operands are never copied."""
+    primitive applies as it is; otherwise each batched operand's batch axis goes first, with length-1 axes
+    so the per-example axes still line up from the right. Unbatched operands are never copied."""
     def rule(args, dims, **params):
         if len(args) == 1:  # one operand: the batch axis stays where it is
             return [prim.bind(args[0], **params)], [dims[0]]
