@@ -16,7 +16,7 @@ from tracing import (ArgumentError, ShapedArray, Trace, Tracer, aval_of, check_a
 from tracing.core import _leaked, enter_parent, leave
 
 from .primitives._transforms import broadcast_batch, moveaxis
-from .autodiff import MissingRuleError, _name
+from .autodiff import MissingRuleError, _name, memory_ids, owned
 
 
 class BatchTracer(Tracer):
@@ -170,7 +170,8 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
                 raise ArgumentError(f"{what}: out_axes={ax} for an output with {ndim} axes (batch included)")
             ax %= ndim
             results.append(broadcast_batch(v, size, ax) if d is None else moveaxis(v, d, ax))
-        return tree_unflatten(out_tree, results)
+        # owned by the caller: no view of an input, no result twice, nothing read-only (broadcasts)
+        return tree_unflatten(out_tree, owned(results, memory_ids(leaves)))
 
     vmapped.__name__ = what
     return vmapped

@@ -13,6 +13,7 @@ jitted, so grad(jit(f)), jit(grad(f)), jit(jit(f)) and grad(grad(jit(f))) all co
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Callable, NamedTuple, Sequence
 
 import numpy as np
@@ -22,7 +23,7 @@ from tracing import (ROOT, ArgumentError, Jaxpr, JaxprTypeError, MinigradError, 
                      check_leaves, current_trace, dce, eval_jaxpr, is_array_like, leaf_names, name_scope, new_trace,
                      optimize, straight_line, tree_flatten, tree_unflatten)
 
-from .autodiff import as_body, vjp_split
+from .autodiff import as_body, memory_ids, owned, vjp_split
 from .primitives._base import VJP
 
 
@@ -62,17 +63,29 @@ def _jax():
 
 def _numpy_runner(jaxpr: Jaxpr, consts: Sequence = ()) -> Callable:
     """The IR as a straight-line Python function of numpy calls (constants bound in); other arrays
-    (jax.Arrays, lists) are converted to numpy first."""
+    (jax.Arrays, lists) are converted to numpy first. The caller owns the results: an output that is an
+    input, a constant, a view of one, or another output (the program may pass values through) is copied."""
     program = straight_line(jaxpr)
     consts = list(consts)
+    literals = [v.val for e in jaxpr.eqns for v in e.invars if type(v) is not Var]
+    kept = memory_ids(consts) | memory_ids(literals + [v.val for v in jaxpr.outvars if type(v) is not Var])
 
     def run(*args):
         for a in args:
             if type(a) is not np.ndarray:
                 args = [np.asarray(a) for a in args]
                 break
-        return program(*consts, *args)
+        return owned(program(*consts, *args), kept | memory_ids(args))
     return run
+
+
+def _snapshot(c):
+    """A constant as jit keeps it: a numpy array is copied at trace time (and made read-only), so changing
+    the caller's array later changes neither backend's results (XLA embeds its value when it compiles)."""
+    if isinstance(c, np.ndarray):
+        c = np.array(c, copy=True)
+        c.flags.writeable = False
+    return c
 
 
 def _xla_runner(jaxpr: Jaxpr, consts: Sequence = (), name: str = "program", **jit_options) -> Callable:
@@ -236,6 +249,42 @@ def _hashable(fun, value, what):
     return value
 
 
+def _static_key(value):
+    """A static argument as a cache key: equal only for equal values of the same type, recursively in
+    tuples and frozensets. Python finds 1 == 1.0 == True == np.int32(1) (and -0.0 == 0.0), but each traces
+    a different program."""
+    t = type(value)
+    if isinstance(value, np.generic):
+        return t, value.tobytes()
+    if t is float:
+        return t, value.hex()  # -0.0 and 0.0 differ; nan equals itself
+    if t is complex:
+        return t, value.real.hex(), value.imag.hex()
+    if isinstance(value, tuple):
+        return t, tuple(_static_key(v) for v in value)
+    if isinstance(value, frozenset):
+        return t, frozenset(_static_key(v) for v in value)
+    return t, value
+
+
+def _static_positions_and_names(fun, argnums: tuple, argnames: tuple) -> tuple[tuple, tuple]:
+    """static_argnums and static_argnames completed from each other through fun's signature, as jax.jit
+    does: a static argument is static whether it is passed by position or by keyword. When both are
+    given (or there is no signature), they are used as given."""
+    if bool(argnums) == bool(argnames):
+        return argnums, argnames
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        return argnums, argnames
+    either = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    if argnums:
+        n = len(params) if all(p.kind != p.VAR_POSITIONAL for p in params) else None
+        wanted = {i if i >= 0 or n is None else i + n for i in argnums}
+        return argnums, tuple(p.name for i, p in enumerate(params) if p.kind == either and i in wanted)
+    return tuple(i for i, p in enumerate(params) if p.kind == either and p.name in argnames), argnames
+
+
 def _name(fun) -> str:
     return getattr(fun, "__name__", type(fun).__name__)
 
@@ -256,8 +305,9 @@ class Jitted:
         if device is not None and in_shardings is not None:
             raise ArgumentError("jit: give either device= or in_shardings=, not both")
         self.fun = fun
-        self.static_argnums = _as_tuple(static_argnums)
-        self.static_argnames = (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames)
+        self.static_argnums, self.static_argnames = _static_positions_and_names(
+            fun, _as_tuple(static_argnums),
+            (static_argnames,) if isinstance(static_argnames, str) else tuple(static_argnames))
         self.donate_argnums = _as_tuple(donate_argnums)
         self.backend, self.device = backend, device
         self.in_shardings, self.out_shardings = in_shardings, out_shardings
@@ -272,8 +322,8 @@ class Jitted:
         static = tuple(sorted(i % n for i in self.static_argnums if -n <= i < n))
         dyn_args = tuple(a for i, a in enumerate(args) if i not in static)
         dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
-        skey = (static, tuple(_hashable(self.fun, args[i], f"#{i} (static_argnums)") for i in static),
-                tuple((k, _hashable(self.fun, v, f"{k!r} (static_argnames)"))
+        skey = (static, tuple(_static_key(_hashable(self.fun, args[i], f"#{i} (static_argnums)")) for i in static),
+                tuple((k, _static_key(_hashable(self.fun, v, f"{k!r} (static_argnames)")))
                       for k, v in sorted(kwargs.items()) if k in self.static_argnames))
         return static, dyn_args, dyn_kwargs, skey
 
@@ -326,12 +376,13 @@ class Jitted:
         closed = optimize(closed)
         j = closed.jaxpr
         body = Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns)  # constants become leading inputs
+        consts = [_snapshot(c) for c in closed.consts]  # as JAX: their values at trace time
         if self.backend == "numpy":
-            run = _numpy_runner(body, closed.consts)
+            run = _numpy_runner(body, consts)
         else:
             options = self._jit_options(args, static, len(leaves), out_tree, tree)
-            run = _xla_runner(body, closed.consts, _name(self.fun), **options)
-        return _Entry(body, closed.consts, out_tree, run)
+            run = _xla_runner(body, consts, _name(self.fun), **options)
+        return _Entry(body, consts, out_tree, run)
 
     def _leaf_names(self, args, kwargs, static) -> list[str]:
         return leaf_names(self.fun, args, [i for i in range(len(args)) if i not in static],

@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import numpy as np
-import optree
 
-from tracing import (ArgumentError, Trace, Tracer, aval_of, check_args, check_leaves, current_trace,
+from tracing import (ArgumentError, ClosedJaxpr, Trace, Tracer, aval_of, check_args, check_leaves, current_trace,
                      entered, eval_jaxpr, name_scope, new_trace, optimize, tree_flatten, tree_unflatten)
 from tracing.core import _leaked, enter_parent, leave
 
-from .autodiff import GradTypeError, MissingRuleError, _name, differentiated_args, vjp, with_args
+from .autodiff import (GradTypeError, MissingRuleError, _name, differentiated_args, memory_ids, owned, vjp,
+                       with_args)
 
 
 class JVPTracer(Tracer):
@@ -141,10 +141,14 @@ def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = Fa
         else:
             primal_out.append(o)
             tangent_out.append(_zeros_like(o))
+    # what comes back is the caller's: nothing shares memory with their inputs, tangents, or other results
+    taken = memory_ids(p_leaves) | memory_ids(t_leaves)
+    primal_out, tangent_out = owned(primal_out, taken), owned(tangent_out, taken)
     result = tree_unflatten(out_tree, primal_out), tree_unflatten(out_tree, tangent_out)
     if has_aux:
-        aux = optree.tree_map(lambda x: x.primal if isinstance(x, Tracer) and x._trace is trace else x, aux,
-                              none_is_leaf=False)
+        aux_leaves, aux_tree = tree_flatten(aux)
+        aux = tree_unflatten(aux_tree, owned([x.primal if isinstance(x, Tracer) and x._trace is trace else x
+                                              for x in aux_leaves], taken))
         return (*result, aux)
     return result
 
@@ -175,6 +179,8 @@ def linearize(fun: Callable, *primals):
                        else _zeros_like(o.primal if isinstance(o, Tracer) and o._trace is trace else o)
                        for o in out_leaves]
         closed = optimize(staged.to_jaxpr(tangent_out))
+    # the tangent program's constants are snapshots: mutating the caller's arrays later changes nothing
+    closed = ClosedJaxpr(closed.jaxpr, [np.array(c) if isinstance(c, np.ndarray) else c for c in closed.consts])
     floats = [t is not None for t in t_in]
 
     def f_jvp(*tangents):
@@ -182,11 +188,12 @@ def linearize(fun: Callable, *primals):
         if t_tree != tree:
             raise ArgumentError(f"{what}: f_jvp takes tangents structured as the primals ({tree}), got {t_tree}")
         ins = [t for t, f in zip(t_leaves, floats) if f]
-        return tree_unflatten(out_tree, eval_jaxpr(closed.jaxpr, closed.consts, ins))
+        outs = eval_jaxpr(closed.jaxpr, closed.consts, ins)
+        return tree_unflatten(out_tree, owned(outs, memory_ids(closed.consts) | memory_ids(t_leaves)))
 
     f_jvp.jaxpr = closed
     f_jvp.__name__ = f"jvp_of_{_name(fun)}"
-    return tree_unflatten(out_tree, primal_out), f_jvp
+    return tree_unflatten(out_tree, owned(primal_out, memory_ids(p_leaves) | memory_ids(closed.consts))), f_jvp
 
 
 # ---------------------------------------------------------------------------------------------

@@ -132,11 +132,29 @@ def _atom_key(a):
     return ("literal", a.aval.dtype, v.tobytes() if hasattr(v, "tobytes") else repr(v))
 
 
+def _strict_key(v):
+    """A parameter value as a key equal only to the same value of the same type: Python finds
+    1 == 1.0 == True, np.float32(1) == np.float64(1), dtype('float32') == 'float32' and -0.0 == 0.0, but
+    each gives a different equation."""
+    t = type(v)
+    if t is tuple:
+        return t, tuple(_strict_key(e) for e in v)
+    if t is float:
+        return t, v.hex()
+    if isinstance(v, np.generic):
+        return t, v.tobytes()
+    if t is complex:
+        return t, v.real.hex(), v.imag.hex()
+    if isinstance(v, tuple):  # a namedtuple
+        return t, tuple(_strict_key(e) for e in v)
+    return t, v
+
+
 def _params_key(params):
     if not params:
         return ()
     try:
-        key = tuple(sorted(params.items()))
+        key = tuple(sorted((k, _strict_key(v)) for k, v in params.items()))
         hash(key)
         return key
     except TypeError:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tracing import ShapeError, Tracer
+from tracing import NOVAL, ShapeError, Tracer
 
 from .. import primitives as P
 from ._core import IndexShapeError, UnsupportedError, as_array, no_out, normalize_axis
@@ -126,6 +126,17 @@ def getitem(x, key):
     return P.expand_dims(x, new_axes) if new_axes else x
 
 
+def _known_value(i):
+    """The concrete value of an index (a traced one's when its trace knows it), else None. Indices
+    known only later (constants made inside jit) are checked when the program is optimised, and the rest
+    at run time (see primitives/indexing.py)."""
+    while isinstance(i, Tracer):
+        i = i.concrete_value()
+        if i is NOVAL:
+            return None
+    return i if isinstance(i, (np.ndarray, np.generic)) else None
+
+
 def _advanced(x, key, shape=None):
     # every key entry is now a full slice or an index (int, list, array, tracer), one per axis of x
     idx_axes = [d for d, k in enumerate(key) if not isinstance(k, slice)]
@@ -133,8 +144,9 @@ def _advanced(x, key, shape=None):
     for d, i in zip(idx_axes, idx):
         if i.dtype.kind not in "iu":
             raise IndexError(f"arrays used as indices must be of integer (or boolean) type, got {i.dtype.name}")
-        if not isinstance(i, Tracer) and i.size and (i.max() >= x.shape[d] or i.min() < -x.shape[d]):
-            bad = int(i.max()) if i.max() >= x.shape[d] else int(i.min())
+        v = _known_value(i)  # traced indices whose value is known (under grad, jvp) are checked too
+        if v is not None and v.size and (v.max() >= x.shape[d] or v.min() < -x.shape[d]):
+            bad = int(v.max()) if v.max() >= x.shape[d] else int(v.min())
             raise IndexShapeError(f"index {bad} is out of bounds for axis {d} with size {x.shape[d]} (indexing an "
                                   f"array of shape {tuple(shape if shape is not None else x.shape)})",
                                   f"Valid indices on that axis are {-x.shape[d]} to {x.shape[d] - 1}.")

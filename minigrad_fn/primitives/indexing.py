@@ -3,12 +3,18 @@
 `gather(x, idx)`: idx is an integer array of shape batch + (k,); the result is
 `x[idx[..., 0], ..., idx[..., k-1]]` of shape batch + x.shape[k:]. The numpy surface moves the indexed
 axes to the front first, so every numpy advanced index becomes this one primitive.
+
+Indices run from -n to n - 1 on an axis of size n, as in numpy. Out of that range: indices known when the
+program is optimised (constants) are an IndexError then, at trace time; the numpy implementation raises
+an IndexError when it runs; XLA cannot raise, so the lowering clamps each (normalised) index into range,
+in gather and in scatter_add alike: a clamped read x[n - 1] sends its gradient to x[n - 1], the element
+it read (JAX's default drops scatter updates instead, which would lose the gradient of what was read).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from tracing import DTypeError, ShapedArray, ShapeError
+from tracing import DTypeError, OpError, ShapedArray, ShapeError
 
 from ._base import Display, jnp, later_family, primitive, scalar
 from ._transforms import batch_size, bdim_at_front, broadcast_batch, linear_jvp, moveaxis
@@ -35,8 +41,36 @@ def _gather_rule(x, idx):
     return ShapedArray(tuple(idx.shape[:-1]) + tuple(x.shape[k:]), x.dtype)
 
 
+class IndexOutOfBoundsError(OpError, IndexError):
+    """An index out of range when gather or scatter_add runs (an IndexError, as numpy's)."""
+
+
+def _out_of_bounds(name, shape, idx, where="", runtime=True):
+    """The IndexError for the first index of idx out of the range -n..n-1 of its axis (at run time an
+    IndexOutOfBoundsError, at trace time the IndexShapeError eager indexing raises); None when all are
+    in range."""
+    for d in range(idx.shape[-1]):
+        col, n = idx[..., d], shape[d]
+        if col.size and (col.max() >= n or col.min() < -n):
+            bad = int(col.max()) if col.max() >= n else int(col.min())
+            what = (f"index {bad} is out of bounds for axis {d} with size {n} (an operand of shape {tuple(shape)} "
+                    f"indexed on its leading {idx.shape[-1]} axes){where}")
+            hint = f"Valid indices on that axis are {-n} to {n - 1}."
+            if runtime:
+                return IndexOutOfBoundsError(f"{name} failed on operands: {what}", hint)
+            from ..numpy._core import IndexShapeError  # the numpy surface's class (it imports this module)
+            return IndexShapeError(f"{name}: {what}", hint)
+    return None
+
+
 def _gather_impl(x, idx):
-    return x[tuple(np.moveaxis(idx, -1, 0))]
+    try:
+        return x[tuple(np.moveaxis(idx, -1, 0))]
+    except IndexError:
+        err = _out_of_bounds("gather", x.shape, idx)
+        if err is None:
+            raise
+        raise err from None
 
 
 def _gather_vjp(g, ans, x, idx):
@@ -44,12 +78,24 @@ def _gather_vjp(g, ans, x, idx):
 
 
 def _jax_index(idx):
-    # jnp indexing: negative indices count from the end, as in numpy
+    # jnp indexing: negative indices count from the end, as in numpy (then mode="clip" clamps)
     return tuple(idx[..., i] for i in range(idx.shape[-1]))
 
 
+def _check_known_indices(eqn, ctx):
+    """A "simplify" rule that rewrites nothing: indices known at trace time are checked then, so jit
+    raises the IndexError eager indexing raises instead of clamping at run time."""
+    idx = ctx.value(eqn.invars[1])
+    if idx is not None:
+        where = f" (at {eqn.source.location()})" if eqn.source.code is not None else ""
+        err = _out_of_bounds(eqn.prim.name, eqn.invars[0].aval.shape, np.asarray(idx), where, runtime=False)
+        if err is not None:
+            raise err
+    return None
+
+
 gather_p = primitive("gather", _gather_rule, _gather_impl, [_gather_vjp, None],
-                     lambda x, idx: jnp.asarray(x)[_jax_index(idx)], reads=(1,),
+                     lambda x, idx: jnp.asarray(x).at[_jax_index(idx)].get(mode="clip"), reads=(1,),
                      display=Display(kind="moves"))
 def gather(x, idx): return gather_p.bind(x, idx)
 
@@ -76,6 +122,7 @@ def _gather_batch(args, dims):
 
 gather_p.rules["jvp"] = linear_jvp(gather_p, linear=(0,))
 gather_p.rules["batch"] = _gather_batch
+gather_p.rules["simplify"] = _check_known_indices
 
 
 def _scatter_rule(operand, idx, updates):
@@ -93,7 +140,13 @@ def _scatter_rule(operand, idx, updates):
 
 def _scatter_impl(operand, idx, updates):
     out = np.array(operand, copy=True)
-    np.add.at(out, tuple(np.moveaxis(idx, -1, 0)), updates)
+    try:
+        np.add.at(out, tuple(np.moveaxis(idx, -1, 0)), updates)
+    except IndexError:
+        err = _out_of_bounds("scatter_add", operand.shape, idx)
+        if err is None:
+            raise
+        raise err from None
     return out
 
 
@@ -101,7 +154,7 @@ scatter_add_p = primitive("scatter_add", _scatter_rule, _scatter_impl, [
     lambda g, ans, operand, idx, updates: g,
     None,
     lambda g, ans, operand, idx, updates: gather(g, idx),
-], lambda operand, idx, updates: jnp.asarray(operand).at[_jax_index(idx)].add(updates), reads=(1,),
+], lambda operand, idx, updates: jnp.asarray(operand).at[_jax_index(idx)].add(updates, mode="clip"), reads=(1,),
    display=Display(kind="moves"))
 def scatter_add(operand, idx, updates): return scatter_add_p.bind(operand, idx, updates)
 
@@ -124,3 +177,4 @@ def _scatter_batch(args, dims):
 
 scatter_add_p.rules["jvp"] = linear_jvp(scatter_add_p, linear=(0, 2))
 scatter_add_p.rules["batch"] = _scatter_batch
+scatter_add_p.rules["simplify"] = _check_known_indices
