@@ -378,7 +378,20 @@ BINARY = {
         rng.random(shape) < 0.2, 0.0, rng.uniform(-2, 2, shape)))),
     "max": (jnp.maximum, lambda rng, sx, sy: distinct(rng, [sx, sy])),
     "min": (jnp.minimum, lambda rng, sx, sy: distinct(rng, [sx, sy])),
+    "floordiv": (jnp.floor_divide, lambda rng, sx, sy: _off_integer_quotients(rng, sx, sy)),
+    "mod": (jnp.remainder, lambda rng, sx, sy: _off_integer_quotients(rng, sx, sy)),
 }
+
+
+def _off_integer_quotients(rng, sx, sy):
+    """x and y (y away from 0) whose quotients stay away from integers: // and % jump there."""
+    for _ in range(200):
+        x, y = rng.uniform(-3, 3, sx), rng.uniform(0.5, 2, sy) * rng.choice([-1.0, 1.0], sy)
+        frac = np.abs(x / y - np.round(x / y))
+        if np.all(frac > 0.1):
+            return x, y
+    y = np.ones(sy) * 0.7
+    return np.full(sx, 1.05), y
 
 
 def _binary_strategy(name):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from typing import Any, Sequence
 
 import numpy as np
@@ -39,16 +40,36 @@ def _key(x):
 
 
 _NUMERIC = frozenset(np.dtype(c) for c in "?bhilqpBHILQPefdgFDG")
+_REAL = frozenset(d for d in _NUMERIC if d.kind != "c") | {bool, int, float}
+
+
+def _name(k) -> str:
+    return k.__name__ if k in _DUMMY else np.dtype(k).name
 
 
 def _keys(op: str, xs) -> tuple:
     keys = tuple(_key(x) for x in xs)
     for x, k in zip(xs, keys):
-        if k not in _NUMERIC and k not in _DUMMY and np.dtype(k).kind not in "biufc":
+        if k in _REAL:
+            continue
+        if k is complex or np.dtype(k).kind == "c":
+            raise complex_error(op, ", ".join(map(_name, keys)))
+        if k not in _NUMERIC and np.dtype(k).kind not in "biuf":
             raise ArgumentError(f"{op}: an operand of type {type(x).__name__} ({np.dtype(k)}) cannot take part; "
                                 "operands must be arrays or numbers",
                                 "Convert it to a number or an array first.")
     return keys
+
+
+def complex_error(op: str, dtypes: str) -> DTypeError:
+    """The error for a complex operand or result: refused under every transformation until complex numbers
+    are supported end to end (computing with half of a number would give wrong numbers silently)."""
+    return DTypeError(f"{op}: complex numbers are not supported yet (operands {dtypes})",
+                      "Keep the real and imaginary parts as two real arrays.")
+
+
+class OutOfRangeError(MinigradError, OverflowError):
+    """A Python int that does not fit the dtype it must become (numpy raises OverflowError too)."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -63,26 +84,55 @@ def result_dtype(ufunc: np.ufunc, *xs) -> np.dtype:
     try:
         return _ufunc_dtypes(ufunc, keys)
     except TypeError:  # numpy has no loop for these dtypes (sign of bool, bitwise ops on floats...)
-        names = ", ".join(k.__name__ if k in _DUMMY else np.dtype(k).name for k in keys)
+        names = ", ".join(map(_name, keys))
         raise DTypeError(f"{ufunc.__name__}: not defined for operands of dtype {names} (numpy refuses them too)",
                          "Cast the operands with .astype(...) to a dtype the operation accepts.") from None
 
 
-def common_dtype(*xs) -> np.dtype:
-    """numpy.result_type of the operands, Python scalars weak."""
-    keys = _keys("result_type", xs)
+def common_dtype(*xs, op: str = "result_type") -> np.dtype:
+    """numpy.result_type of the operands, Python scalars weak (`op` names the operation in errors)."""
+    keys = _keys(op, xs)
     return np.result_type(*[_DUMMY[k] if k in _DUMMY else k for k in keys])
 
 
 def as_array(x: Any, dtype: np.dtype | None = None):
-    """A tracer or numpy array (never a list or Python scalar), cast to dtype when given."""
+    """A tracer or numpy array (never a list or Python scalar), cast to dtype when given. Complex values are
+    refused (not supported yet), and so is a Python int out of dtype's range (numpy refuses it too)."""
     if isinstance(x, Tracer):
+        if x.aval.dtype.kind == "c" or (dtype is not None and np.dtype(dtype).kind == "c"):
+            to = "" if dtype is None else f" to {np.dtype(dtype).name}"
+            raise complex_error(_caller("astype" if dtype is not None else "an operation"), x.aval.dtype.name + to)
         return x if dtype is None or x.aval.dtype == dtype else P.convert_element_type(x, dtype)
     if isinstance(x, (list, tuple)) and any(isinstance(e, Tracer) for e in _flat(x)):
         from ._shape import stack
         return as_array(stack([as_array(e) for e in x]), dtype)
-    a = np.asarray(x, dtype=dtype)
+    if type(x) is complex or (isinstance(x, (np.ndarray, np.generic)) and x.dtype.kind == "c"):
+        raise complex_error(_caller("asarray"), type(x).__name__ if type(x) is complex else x.dtype.name)
+    try:
+        a = np.asarray(x, dtype=dtype)
+    except OverflowError:
+        if type(x) is not int:
+            raise
+        raise OutOfRangeError(f"the Python integer {x} is out of bounds for {np.dtype(dtype).name} "
+                              "(numpy refuses it too)",
+                              "Cast the other operand to a wider dtype with .astype(...) first.") from None
+    if a.dtype.kind == "c":
+        raise complex_error(_caller("asarray"), a.dtype.name)
     return a
+
+
+def _caller(default: str) -> str:
+    """The public minigrad_fn.numpy function that called as_array (for error messages), else `default`."""
+    f = sys._getframe(2)
+    while f is not None and f.f_code.co_filename.startswith(_HERE):
+        name = f.f_code.co_name
+        if not name.startswith("_") and name not in ("as_array", "cast_all", "fn", "<lambda>"):
+            return name
+        f = f.f_back
+    return default
+
+
+_HERE = __file__.rsplit("_core.py", 1)[0]
 
 
 def _flat(seq):

@@ -6,20 +6,87 @@ import numpy as np
 from tracing import Tracer
 
 from .. import primitives as P
-from ._core import as_array, cast_all, common_dtype, no_kwargs, no_out, result_dtype
+from ..primitives.elementwise import floordiv as _floordiv, mod as _mod
+from ._core import _key, as_array, cast_all, common_dtype, no_kwargs, no_out, result_dtype
 
 
-def _binary(prim_fn, ufunc, compare=False):
-    # comparisons compute in the operands' common dtype; the others in numpy's result dtype
+def _binary(prim_fn, ufunc):
     def fn(x1, x2, /, out=None, **kw):
         no_out(ufunc.__name__, out)
         no_kwargs(ufunc.__name__, kw)
-        dt = common_dtype(x1, x2) if compare else result_dtype(ufunc, x1, x2)
+        a, b = cast_all((x1, x2), result_dtype(ufunc, x1, x2))
+        return prim_fn(a, b)
+    fn.__name__ = ufunc.__name__
+    fn.__doc__ = f"numpy.{ufunc.__name__}, traceable."
+    return fn
+
+
+# x1 op x2 where x1 is below every value of x2's dtype (above: the mirrored operation's answer)
+_BELOW = {np.equal: False, np.not_equal: True, np.less: True, np.less_equal: True, np.greater: False,
+          np.greater_equal: False}
+_MIRROR = {np.equal: np.equal, np.not_equal: np.not_equal, np.less: np.greater, np.less_equal: np.greater_equal,
+           np.greater: np.less, np.greater_equal: np.less_equal}
+_UINT64 = np.dtype(np.uint64)
+
+
+def _compare(prim_fn, ufunc):
+    # exact, as numpy 2: in the operands' common dtype, except for a Python int beyond the other operand's
+    # integer range (the answer is then its sign's) and uint64 against signed integers (whose common dtype,
+    # float64, would round both)
+    def fn(x1, x2, /, out=None, **kw):
+        no_out(ufunc.__name__, out)
+        no_kwargs(ufunc.__name__, kw)
+        dt = common_dtype(x1, x2, op=ufunc.__name__)
+        if type(x1) is int or type(x2) is int:
+            known = _beyond_range(ufunc, x1, x2)
+            if known is not None:
+                return known
+        elif dt.kind == "f":
+            k1, k2 = _key(x1), _key(x2)
+            if k1 in _INTS and k2 in _INTS and (k1 == _UINT64) != (k2 == _UINT64):
+                return _signed_vs_uint64(ufunc, x1, x2)
         a, b = cast_all((x1, x2), dt)
         return prim_fn(a, b)
     fn.__name__ = ufunc.__name__
     fn.__doc__ = f"numpy.{ufunc.__name__}, traceable."
     return fn
+
+
+_INTS = frozenset(np.dtype(c) for c in "bhilqpBHILQP")
+
+
+def _all(x, value: bool):
+    """An array of x's shape (and batch axes) full of `value`; x is an integer array."""
+    x = as_array(x)
+    return P.eq(x, x) if value else P.ne(x, x)
+
+
+def _beyond_range(ufunc, x1, x2):
+    """x1 op x2 where one is a Python int beyond the other's integer dtype: numpy 2's answer, else None."""
+    if type(x1) is int and type(x2) is not int:
+        c, arr, op = x1, x2, ufunc
+    elif type(x2) is int and type(x1) is not int:
+        c, arr, op = x2, x1, _MIRROR[ufunc]
+    else:
+        return None
+    dt = _key(arr)
+    if dt not in _INTS:
+        return None
+    info = np.iinfo(dt)
+    if info.min <= c <= info.max:
+        return None
+    return _all(arr, _BELOW[op] if c < info.min else _BELOW[_MIRROR[op]])
+
+
+def _signed_vs_uint64(ufunc, x1, x2):
+    # s op u = (s < 0 ? s is below every u : uint64(s) op u)
+    signed_first = _key(x1) != _UINT64
+    s, u = (x1, x2) if signed_first else (x2, x1)
+    op = ufunc if signed_first else _MIRROR[ufunc]
+    s, u = as_array(s, np.dtype(np.int64)), as_array(u, _UINT64)
+    negative = P.lt(s, np.zeros((), np.int64))
+    same = _PRIMS[op](P.convert_element_type(s, _UINT64), u)
+    return P.logical_or(negative, same) if _BELOW[op] else P.logical_and(P.logical_not(negative), same)
 
 
 def _unary(prim_fn, ufunc, non_float_unchanged=False):
@@ -41,12 +108,10 @@ multiply = _binary(P.mul, np.multiply)
 divide = true_divide = _binary(P.div, np.true_divide)
 maximum = _binary(P.max, np.maximum)
 minimum = _binary(P.min, np.minimum)
-equal = _binary(P.eq, np.equal, compare=True)
-not_equal = _binary(P.ne, np.not_equal, compare=True)
-less = _binary(P.lt, np.less, compare=True)
-less_equal = _binary(P.le, np.less_equal, compare=True)
-greater = _binary(P.gt, np.greater, compare=True)
-greater_equal = _binary(P.ge, np.greater_equal, compare=True)
+_PRIMS = {np.equal: P.eq, np.not_equal: P.ne, np.less: P.lt, np.less_equal: P.le, np.greater: P.gt,
+          np.greater_equal: P.ge}
+equal, not_equal, less, less_equal, greater, greater_equal = (
+    _compare(_PRIMS[u], u) for u in (np.equal, np.not_equal, np.less, np.less_equal, np.greater, np.greater_equal))
 
 exp = _unary(P.exp, np.exp)
 log = _unary(P.log, np.log)
@@ -80,7 +145,8 @@ def positive(x, /, out=None, **kw):
 
 
 def _as_bool(x):
-    x = as_array(x)
+    # numpy's logical operations take a Python int as an int64 (one beyond its range is refused)
+    x = as_array(x, np.dtype(np.int64)) if type(x) is int else as_array(x)
     return x if x.dtype == np.dtype(bool) else P.ne(x, np.zeros((), x.dtype))
 
 
@@ -140,6 +206,8 @@ def power(x1, x2, /, out=None, **kw):
     no_kwargs("power", kw)
     dt = result_dtype(np.power, x1, x2)  # a numpy integer scalar is strong (float32 ** np.int32(2) is float64)
     if isinstance(x2, (int, np.integer)) and not isinstance(x2, (bool, np.bool_)):
+        if dt.kind in "iu" or not -2**31 <= x2 < 2**31:
+            as_array(x2, dt)  # numpy converts it to dt first: an OutOfRangeError where that overflows
         if x2 < 0 and dt.kind in "iub":
             raise ValueError("Integers to negative integer powers are not allowed.")
         return P.integer_pow(as_array(x1, dt), int(x2))
@@ -162,26 +230,18 @@ def reciprocal(x, /, out=None, **kw):
 
 
 def floor_divide(x1, x2, /, out=None, **kw):
-    """numpy.floor_divide for floats (floor(x1 / x2)); zero gradient, as JAX."""
+    """numpy.floor_divide, exactly (integers: exact, 0 for a division by zero; floats: numpy's fmod-based
+    algorithm); zero gradient, as JAX."""
     no_out("floor_divide", out)
     no_kwargs("floor_divide", kw)
-    dt = result_dtype(np.floor_divide, x1, x2)
-    if dt.kind != "f":
-        a, b = cast_all((x1, x2), dt)
-        q = P.div(a, b)  # rounds toward zero
-        wrong = P.logical_and(P.ne(P.mul(q, b), a), P.ne(P.lt(a, np.zeros((), dt)), P.lt(b, np.zeros((), dt))))
-        return P.select(wrong, P.sub(q, np.ones((), dt)), q)
-    a, b = cast_all((x1, x2), dt)
-    return P.floor(P.div(a, b))
+    return _floordiv(*cast_all((x1, x2), result_dtype(np.floor_divide, x1, x2)))
 
 
 def remainder(x1, x2, /, out=None, **kw):
-    """numpy.remainder (mod): x1 - floor_divide(x1, x2) * x2."""
+    """numpy.remainder (mod), exactly, with the sign of x2; gradients 1 and -floor_divide(x1, x2), as JAX."""
     no_out("remainder", out)
     no_kwargs("remainder", kw)
-    dt = result_dtype(np.remainder, x1, x2)
-    a, b = cast_all((x1, x2), dt)
-    return P.sub(a, P.mul(floor_divide(a, b), b))
+    return _mod(*cast_all((x1, x2), result_dtype(np.remainder, x1, x2)))
 
 
 mod = remainder
@@ -221,16 +281,22 @@ def where(condition, x=None, y=None, /):
                                    "it is not supported on traced arrays",
                                    "Use where(condition, x, y) with three arguments.")
         return np.where(condition)
-    dt = common_dtype(x, y)
+    dt = common_dtype(x, y, op="where")
     a, b = cast_all((x, y), dt)
     return P.select(_as_bool(condition), a, b)
 
 
 def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):  # noqa: A002
-    """numpy.clip as maximum then minimum (ties split the gradient, as jnp.clip)."""
+    """numpy.clip as maximum then minimum (ties split the gradient, as jnp.clip); a Python-int bound beyond an
+    integer array's range clips nothing, as in numpy 2."""
     no_out("clip", out)
     lo = a_min if a_min is not None else min
     hi = a_max if a_max is not None else max
+    dt = _key(a) if isinstance(a, (Tracer, np.ndarray, np.generic)) else None
+    if dt in _INTS:
+        info = np.iinfo(dt)
+        lo = None if type(lo) is int and lo <= info.min else lo
+        hi = None if type(hi) is int and hi >= info.max else hi
     if lo is not None:
         a = maximum(lo, a)
     if hi is not None:

@@ -11,7 +11,8 @@ from tracing import Primitive as _Primitive
 from . import elementwise, indexing, linalg, reductions, shape
 from .elementwise import (  # noqa: F401 (exported: see __all__ below)
     abs_ as abs, abs_p, add, add_p, and_p, ceil, ceil_p, convert_element_type, convert_element_type_p, cos,
-    cos_p, div, div_p, eq, eq_p, exp, exp_p, expm1, expm1_p, floor, floor_p, ge, ge_p, gt, gt_p,
+    cos_p, div, div_p, eq, eq_p, exp, exp_p, expm1, expm1_p, floor, floor_p, floordiv, floordiv_p, ge, ge_p,
+    gt, gt_p, mod, mod_p,
     integer_pow, integer_pow_p, le, le_p, log, log1p, log1p_p, log_p, logical_and, logical_not,
     logical_or, logistic, logistic_p, lt, lt_p, max_ as max, max_p, min_ as min, min_p, mul, mul_p, ne,
     ne_p, neg, neg_p, not_p, or_p, pow_ as pow, pow_p, round_ as round, round_p, select, select_p, sign,
@@ -36,8 +37,8 @@ __all__ = [name.removesuffix("_") for family in _FAMILIES for name in family.__a
 def all_primitives() -> dict:
     """Every primitive defined here, by name."""
     out = {}
-    for mod in _FAMILIES:
-        for v in vars(mod).values():
+    for family in _FAMILIES:
+        for v in vars(family).values():
             if isinstance(v, _Primitive):
                 out[v.name] = v
     return out

@@ -259,15 +259,23 @@ def scalar(v, like) -> np.ndarray:
     return np.array(v, dtype=like.dtype)
 
 
-def unit_rule(unit, commutative: bool = True) -> Callable:
+def unit_rule(unit, commutative: bool = True, float_unit: float | None = None) -> Callable:
     """The "simplify" rule `x op unit -> x` (x * 1, x + 0, x - 0, x / 1) for a known constant operand equal
-    to `unit` everywhere, when x already has the result's shape and dtype."""
+    to `unit` everywhere, when x already has the result's shape and dtype. `float_unit` is the unit for
+    float dtypes when its sign matters: x + 0.0 is not x at x = -0.0, x + -0.0 is (`float_unit=-0.0`)."""
+    neg_zero = float_unit is not None and float_unit == 0 and np.signbit(float_unit)
+
     def rule(eqn, ctx):
         x, y = eqn.invars
         out = eqn.outvars[0].aval
         for keep, other in ((x, y), (y, x)) if commutative else ((x, y),):
             v = ctx.value(other)
-            if v is not None and keep.aval == out and np.all(v == unit):
+            if v is None or keep.aval != out:
+                continue
+            if float_unit is not None and out.dtype.kind == "f":
+                if np.all(v == float_unit) and (float_unit != 0 or np.all(np.signbit(v) == neg_zero)):
+                    return keep
+            elif np.all(v == unit):
                 return keep
         return None
     return rule
