@@ -64,7 +64,8 @@ class BatchTrace(Trace):
             return self.parent.process(prim, vals, params)
         rule = prim.rules.get("batch")
         if rule is None:
-            raise MissingRuleError(f"{prim.name} has no batching rule, so vmap cannot batch it",
+            raise MissingRuleError(f"{prim.name} has no batching rule, so vmap cannot batch it (operands "
+                                   f"{', '.join(str(aval_of(v)) for v in vals)})",
                                    f"Give {prim.name} a batch rule beside its definition.")
         token = enter_parent(self)  # the rule binds on parent-level values: straight to the parent
         try:

@@ -12,8 +12,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from tracing import (ArgumentError, ClosedJaxpr, Trace, Tracer, aval_of, check_args, check_leaves, current_trace,
-                     entered, eval_jaxpr, name_scope, new_trace, optimize, tree_flatten, tree_unflatten)
+from tracing import (ArgumentError, ClosedJaxpr, ShapedArray, Trace, Tracer, aval_of, check_args, check_leaves,
+                     current_trace, entered, eval_jaxpr, name_scope, new_trace, optimize, tree_flatten, tree_unflatten)
 from tracing.core import _leaked, enter_parent, leave
 
 from .autodiff import (GradTypeError, MissingRuleError, _name, differentiated_args, memory_ids, owned, vjp,
@@ -64,7 +64,8 @@ class JVPTrace(Trace):
         if rule is None:
             raise MissingRuleError(
                 f"{prim.name} has no JVP rule, so forward mode (jvp, jacfwd, hessian) cannot differentiate "
-                "through it", f"Give {prim.name} a jvp rule beside its definition.")
+                f"through it (operands {', '.join(str(aval_of(p)) for p in primals)})",
+                f"Give {prim.name} a jvp rule beside its definition.")
         token = enter_parent(self)  # the rule binds on parent-level values: straight to the parent
         try:
             outs, out_tangents = rule(primals, tangents, **params)
@@ -260,7 +261,8 @@ def jacfwd(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         tout, aux = batched if has_aux else (batched, None)
         out_leaves, out_tree = tree_flatten(tout)
         # out_leaves[k]: (N,) + out_k.shape, N over the inputs: blocks[in][out] of shape out.shape + in.shape
-        blocks = _blocks(out_leaves, in_leaves, [_unbatched_aval(o) for o in out_leaves], col_first=True)
+        unbatched = [ShapedArray(aval_of(o).shape[1:], aval_of(o).dtype) for o in out_leaves]
+        blocks = _blocks(out_leaves, in_leaves, unbatched, col_first=True)
         jac = _assemble(out_tree, in_tree, blocks, by_output=True, single=isinstance(argnums, int))
         return (jac, aux) if has_aux else jac
 
@@ -300,11 +302,6 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
     jacfun.__name__ = what
     jacfun.__wrapped__ = fun
     return jacfun
-
-
-def _unbatched_aval(x):
-    a = aval_of(x)
-    return np.empty(a.shape[1:], a.dtype)
 
 
 def _assemble(out_tree, in_tree, blocks, by_output: bool, single: bool):

@@ -1,6 +1,6 @@
 """tracing: the IR and how Python functions become IR. Knows nothing of derivatives or JAX."""
 from .core import (NOVAL, ROOT, EvalTrace, JaxprTrace, JaxprTracer, Primitive, Trace, Tracer, current_trace,
-                   entered, gc_paused, is_array_like, is_staging, new_trace, set_current_trace)
+                   entered, gc_paused, is_array_like, is_staging, new_trace)
 from .errors import (ArgumentError, ConcretizationError, DTypeError, GradientLostError, JaxprTypeError,
                      LeakedTracerError,
                      MinigradError, OpError, ShapeError, TracerError, register_internal_dir, user_line)
@@ -14,7 +14,7 @@ from .source import (SourceInfo, current_name_stack, emitting_on_behalf_of, is_i
 
 __all__ = [
     "NOVAL", "ROOT", "EvalTrace", "JaxprTrace", "JaxprTracer", "Primitive", "Trace", "Tracer", "current_trace",
-    "entered", "gc_paused", "is_array_like", "is_staging", "new_trace", "set_current_trace",
+    "entered", "gc_paused", "is_array_like", "is_staging", "new_trace",
     "ArgumentError", "ConcretizationError", "DTypeError", "GradientLostError", "JaxprTypeError", "LeakedTracerError",
     "MinigradError", "OpError", "ShapeError", "TracerError", "register_internal_dir", "user_line",
     "eval_jaxpr", "straight_line",

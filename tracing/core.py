@@ -63,11 +63,6 @@ class Primitive:
         outs = _current.get().process(self, args, params)
         return outs if self.multiple_results else outs[0]
 
-    def out_avals(self, in_avals, params) -> list:
-        """The shape rule's result as a list (one aval per output)."""
-        avals = self.shape_rule(*in_avals, **params)
-        return list(avals) if self.multiple_results else [avals]
-
     def __repr__(self):
         return self.name
 
@@ -120,13 +115,6 @@ class Trace:
         """The transformation has returned: later use of its tracers is a leak."""
         self.alive = False
 
-    def owned_operands(self, args) -> bool:
-        """True if any operand is one of this trace's tracers (else a trace hands the operation to its
-        parent: nothing in it depends on this trace)."""
-        for a in args:
-            if isinstance(a, Tracer) and a._trace is self:
-                return True
-        return False
 
 
 class EvalTrace(Trace):
@@ -183,16 +171,6 @@ def enter_parent(trace: Trace):
 
 
 leave = _current.reset  # leave(token): undo enter_parent
-
-
-@contextmanager
-def set_current_trace(trace: Trace):
-    """Make `trace` current for the block (in this thread), then restore the previous one."""
-    token = _current.set(trace)
-    try:
-        yield trace
-    finally:
-        _current.reset(token)
 
 
 Forward = Callable[["Trace", Primitive, list, dict, list, list], tuple]

@@ -35,16 +35,6 @@ class VJP:
         self.reads_ans = reads is None if reads_ans is None else reads_ans
         self.fwd = fwd  # None: the default forward part, which grad runs inline (autodiff.vjp_forward)
 
-    def unpack(self, eqn, res) -> tuple[list, list]:
-        """The default residuals as `(operands, outputs)`: values where kept, avals (shape and dtype)
-        elsewhere."""
-        ins = [v.aval for v in eqn.invars]
-        reads = range(len(ins)) if self.reads is None else self.reads
-        for i, x in zip(reads, res):
-            ins[i] = x
-        outs = list(res[len(reads):]) if self.reads_ans else [v.aval for v in eqn.outvars]
-        return ins, outs
-
 
 KINDS = ("elementwise", "moves", "other")
 
@@ -102,7 +92,7 @@ def per_operand(rules: Sequence, reads: Sequence[int] | None = None,
     reads_ans = reads is None if reads_ans is None else reads_ans
     n_reads = 0 if reads is None else len(reads)
 
-    def bwd(eqn, res, cts, wanted):  # VJP.unpack, inlined: this runs once per backward equation
+    def bwd(eqn, res, cts, wanted):  # runs once per backward equation: kept lean
         if reads is None:
             n = len(eqn.invars)
             ins, ans = res[:n], res[n] if reads_ans else eqn.outvars[0].aval
