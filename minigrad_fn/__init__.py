@@ -10,8 +10,8 @@ import os as _os
 import tracing as _tracing
 from tracing import (ArgumentError, ClosedJaxpr, ConcretizationError, DTypeError, GradientLostError,  # noqa: F401
                      Jaxpr,
-                     JaxprTypeError, LeakedTracerError, MinigradError, OpError, ShapeError, TracerError,
-                     eval_jaxpr, make_jaxpr, typecheck)
+                     JaxprTypeError, LeakedTracerError, MinigradError, NonFiniteError, OpError, ShapeError,
+                     TracerError, debug_infs, debug_nans, eval_jaxpr, make_jaxpr, typecheck)
 
 _tracing.register_internal_dir(_os.path.dirname(_os.path.abspath(__file__)))
 
@@ -23,14 +23,15 @@ from .batching import vmap  # noqa: E402,F401
 from .numpy import UnsupportedError  # noqa: E402,F401
 from .compiler import Jitted, LoweringError, jit  # noqa: E402,F401
 from .checks import check_grads  # noqa: E402,F401
+from .config import config  # noqa: E402,F401
 from .graph import graph  # noqa: E402,F401
 from .explain import explain  # noqa: E402,F401
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap", "jit",
-           "check_grads", "make_jaxpr", "eval_jaxpr", "typecheck",
+           "check_grads", "make_jaxpr", "eval_jaxpr", "typecheck", "debug_nans", "debug_infs", "config",
            "graph", "explain",
            "numpy", "nn",
            "MinigradError", "ShapeError", "DTypeError", "TracerError", "ConcretizationError",
            "LeakedTracerError", "GradientLostError", "ArgumentError", "GradTypeError", "MissingRuleError",
-           "UnsupportedError", "OpError",
+           "UnsupportedError", "OpError", "NonFiniteError",
            "JaxprTypeError", "LoweringError", "Jitted"]

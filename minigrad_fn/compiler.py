@@ -19,6 +19,7 @@ from typing import Any, Callable, NamedTuple, Sequence
 import numpy as np
 import optree
 
+from tracing import debug
 from tracing import (ROOT, ArgumentError, Jaxpr, JaxprTypeError, MinigradError, Primitive, Tracer, Var, aval_of,
                      check_leaves, current_trace, dce, eval_jaxpr, is_array_like, leaf_names, name_scope, new_trace,
                      optimize, straight_line, tree_flatten, tree_unflatten)
@@ -129,7 +130,48 @@ def _jit_shape_rule(*avals, jaxpr: Jaxpr, name: str, backend: str):
 
 def _jit_impl(*args, jaxpr: Jaxpr, name: str, backend: str):
     # The eager path (inside grad's forward pass): numpy values in, numpy values out.
-    return [np.asarray(o) for o in _cached_runner(jaxpr, backend)(*args)]
+    outs = [np.asarray(o) for o in _cached_runner(jaxpr, backend)(*args)]
+    if debug.active:
+        _debug_rerun(jaxpr, args, backend, outs)
+    return outs
+
+
+# ---------------------------------------------------------------------------------------------
+# debug_nans / debug_infs under jit: run again op by op, as JAX does
+
+def _debug_rerun(jaxpr: Jaxpr, args: Sequence, backend: str, outs: Sequence) -> None:
+    """If the compiled program's outputs are not all finite, run it again one equation at a time on the
+    same backend, checking each: `debug.check` raises naming the equation and its user line."""
+    if all(np.isfinite(o).all() for o in outs if np.asarray(o).dtype.kind == "f"):
+        return
+    _run_checked(jaxpr, args, backend)  # an inf that became a NaN is found here too
+    what = debug.problem(args, outs)
+    if what is None:
+        return
+    raise debug.NonFiniteError(
+        f"debug_{'nans' if what == 'NaN' else 'infs'}: the compiled program made {what}, but no operation "
+        "does when its equations run one at a time (the compiler fused or reordered them)",
+        "Run it with jit(f, backend='numpy') or without jit to find the operation.", where="")
+
+
+def _run_checked(jaxpr: Jaxpr, args: Sequence, backend: str) -> list:
+    """Evaluate a call's body equation by equation (numpy implementations, or each lowering rule run
+    eagerly by JAX) and `debug.check` each; calls inside run the same way."""
+    jax = _jax() if backend == "xla" else None
+    env = dict(zip(jaxpr.invars, args))
+    for eqn in jaxpr.eqns:
+        ins = [env[v] if type(v) is Var else v.val for v in eqn.invars]
+        if eqn.prim is jit_p:
+            outs = _run_checked(eqn.params["jaxpr"], ins, eqn.params["backend"])
+        elif jax is not None:
+            with jax.enable_x64(True):
+                outs = eqn.prim.rules["lower"](*ins, **eqn.params)
+        else:
+            outs = eqn.prim.impl(*ins, **eqn.params)
+        outs = list(outs) if eqn.prim.multiple_results else [outs]
+        debug.check(eqn.prim, ins, outs, eqn.source)
+        env.update(zip(eqn.outvars, outs))
+    return [env[v] if type(v) is Var else v.val for v in jaxpr.outvars]
 
 
 def _jit_fwd(parent, prim, args, params, in_avals, out_avals):
@@ -352,6 +394,8 @@ class Jitted:
             self._hits += 1
         if current_trace() is ROOT and not any(isinstance(x, Tracer) for x in leaves):
             outs = entry.run(*leaves)
+            if debug.active:
+                _debug_rerun(entry.jaxpr, entry.consts + list(leaves), self.backend, outs)
         else:
             outs = jit_p.bind(*entry.consts, *leaves, jaxpr=entry.jaxpr, name=_name(self.fun),
                               backend=self.backend)

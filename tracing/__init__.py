@@ -1,6 +1,7 @@
 """tracing: the IR and how Python functions become IR. Knows nothing of derivatives or JAX."""
 from .core import (NOVAL, ROOT, EvalTrace, JaxprTrace, JaxprTracer, Primitive, Trace, Tracer, current_trace,
                    entered, gc_paused, is_array_like, is_staging, new_trace)
+from .debug import NonFiniteError, debug_infs, debug_nans
 from .errors import (ArgumentError, ConcretizationError, DTypeError, GradientLostError, JaxprTypeError,
                      LeakedTracerError,
                      MinigradError, OpError, ShapeError, TracerError, register_internal_dir, user_line)
@@ -16,6 +17,7 @@ __all__ = [
     "NOVAL", "ROOT", "EvalTrace", "JaxprTrace", "JaxprTracer", "Primitive", "Trace", "Tracer", "current_trace",
     "entered", "gc_paused", "is_array_like", "is_staging", "new_trace",
     "ArgumentError", "ConcretizationError", "DTypeError", "GradientLostError", "JaxprTypeError", "LeakedTracerError",
+    "NonFiniteError", "debug_infs", "debug_nans",
     "MinigradError", "OpError", "ShapeError", "TracerError", "register_internal_dir", "user_line",
     "eval_jaxpr", "straight_line",
     "arg_name", "check_args", "check_leaves", "leaf_names", "make_jaxpr", "tree_flatten", "tree_unflatten",

@@ -37,6 +37,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from . import debug
 from .errors import (ArgumentError, ConcretizationError, GradientLostError, LeakedTracerError, MinigradError,
                      OpError)
 from .ir import ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var, aval_of
@@ -131,7 +132,10 @@ class EvalTrace(Trace):
                 raise _leaked(a, prim)
         try:
             out = prim.impl(*args, **params)
-            return out if prim.multiple_results else [out]
+            outs = out if prim.multiple_results else [out]
+            if debug.active:
+                debug.check(prim, args, outs)
+            return outs
         except MinigradError:
             raise
         except Exception as e:

@@ -13,12 +13,19 @@ def user_line() -> str:
     equation's line, said so."""
     src = emitting_for()
     if src is not None and src.code is not None and src.forward is not None:
-        return (f"{_line_text(src.code.co_filename, src.line, src.code.co_name)} "
-                f"(in the backward pass of {src.forward.prim.name})")
+        return source_line(src)
     f = user_frame(2)
     if f is None:
         return ""
     return _line_text(f.f_code.co_filename, f.f_lineno, f.f_code.co_name)
+
+
+def source_line(src) -> str:
+    """An equation's SourceInfo as `user_line` writes a line ('' when it came from no user code)."""
+    if src.code is None:
+        return ""
+    text = _line_text(src.code.co_filename, src.line, src.code.co_name)
+    return f"{text} (in the backward pass of {src.forward.prim.name})" if src.forward is not None else text
 
 
 def _line_text(filename: str, line: int, function: str) -> str:
@@ -34,10 +41,10 @@ class MinigradError(Exception):
     what to do about it.
     """
 
-    def __init__(self, message: str, hint: str = ""):
+    def __init__(self, message: str, hint: str = "", where: str | None = None):
         self.raw_message = message
         self.hint = hint
-        self.where = user_line()
+        self.where = user_line() if where is None else where
         text = message
         if self.where:
             text += f"\n  at {self.where}"

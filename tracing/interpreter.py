@@ -6,7 +6,9 @@ from __future__ import annotations
 import functools
 from typing import Callable, Sequence
 
+from .core import ROOT, current_trace
 from .errors import MinigradError
+from .source import SourceInfo, _emitting_for
 from .ir import Jaxpr, Var
 
 
@@ -30,13 +32,25 @@ def last_uses(jaxpr: Jaxpr) -> list:
 
 
 def eval_jaxpr(jaxpr: Jaxpr, consts: Sequence, args: Sequence) -> list:
-    """Run `jaxpr` on `args` through `bind`, so an enclosing trace records what it computes."""
+    """Run `jaxpr` on `args` through `bind`, so an enclosing trace records what it computes.
+
+    What a trace records keeps the source of the equation it came from (unless a rule is emitting
+    equations on behalf of another equation: those belong to that one)."""
     env: dict = dict(zip(jaxpr.constvars, consts))
     env.update(zip(jaxpr.invars, args))
     dead = last_uses(jaxpr)
+    behalf = _emitting_for.get()
+    pin = current_trace() is not ROOT and (behalf is None or type(behalf) is SourceInfo)
     for eqn, gone in zip(jaxpr.eqns, dead):
         ins = [env[v] if type(v) is Var else v.val for v in eqn.invars]
-        out = eqn.prim.bind(*ins, **eqn.params)
+        if pin and eqn.source.code is not None:
+            token = _emitting_for.set(eqn.source)
+            try:
+                out = eqn.prim.bind(*ins, **eqn.params)
+            finally:
+                _emitting_for.reset(token)
+        else:
+            out = eqn.prim.bind(*ins, **eqn.params)
         if eqn.prim.multiple_results:
             env.update(zip(eqn.outvars, out))
         else:
