@@ -213,3 +213,235 @@ def _compare(name, what, ours, ref, rtol, atol, program):
             f"  max abs error {np.nanmax(err):.6g}, max rel error {np.nanmax(rel):.6g}; "
             f"first at index {first}: ours {float(ours[first])!r}, reference {float(ref[first])!r}\n"
             f"the program (forward IR):\n{program}")
+
+
+# ---------------------------------------------------------------------------------------------
+# One equation's rules: check_rules sweeps every primitive; check_grads blames the first wrong one
+
+_RULE_RTOL, _RULE_FD_RTOL, _FD_EPS = 1e-9, 1e-6, 1e-6
+_BATCH = 3  # examples in a batch
+
+
+class Sampler:
+    """What a primitive's `rules["example"](s) -> (operands, params)` draws from (hypothesis drives it in
+    check_rules): shapes and parameters are drawn, values come from a generator seeded by a draw.
+    Values default to float64 in [-2, 2]; a rule with a smaller domain asks for it (`low=0.1` for log)."""
+
+    def __init__(self, draw):
+        from hypothesis import strategies as st
+        self._draw, self._st = draw, st
+        self.rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+
+    def shape(self, min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4) -> tuple:
+        st = self._st
+        n = self._draw(st.integers(min_dims, max_dims))
+        return tuple(self._draw(st.integers(min_side, max_side)) for _ in range(n))
+
+    def broadcastable(self, shape: tuple) -> tuple:
+        """A shape that numpy-broadcasts to `shape` (leading axes dropped, some sides 1)."""
+        drop = self._draw(self._st.integers(0, len(shape)))
+        return tuple(1 if self.boolean() else d for d in shape[drop:])
+
+    def floats(self, shape: tuple = (), low: float = -2.0, high: float = 2.0, dtype=np.float64) -> np.ndarray:
+        return self.rng.uniform(low, high, shape).astype(dtype)
+
+    def integers(self, low: int, high: int, shape: tuple | None = None):
+        """An int in [low, high) (a draw), or an int64 array of them (from the generator)."""
+        if shape is None:
+            return self._draw(self._st.integers(low, high - 1))
+        return self.rng.integers(low, high, shape)
+
+    def choice(self, options: Sequence):
+        return self._draw(self._st.sampled_from(list(options)))
+
+    def boolean(self) -> bool:
+        return self._draw(self._st.booleans())
+
+    def axes(self, ndim: int, min_size: int = 0, max_size: int | None = None) -> tuple:
+        """Distinct axes of an ndim-array, sorted."""
+        st = self._st
+        if ndim == 0:
+            return ()
+        k = self._draw(st.integers(min(min_size, ndim), ndim if max_size is None else min(max_size, ndim)))
+        return tuple(sorted(self._draw(st.permutations(range(ndim)))[:k]))
+
+    def permutation(self, n: int) -> tuple:
+        return tuple(self._draw(self._st.permutations(range(n))))
+
+
+def _is_float_array(x) -> bool:
+    return np.asarray(x).dtype.kind == "f"
+
+
+def _describe(prim, operands, params) -> str:
+    ops = ", ".join(f"{np.asarray(x).dtype.name}{list(np.shape(x))}" for x in operands)
+    shown = {k: v for k, v in params.items() if not isinstance(v, np.ndarray) or v.size <= 8}
+    return f"{prim.name}({ops}{', ' if params else ''}{', '.join(f'{k}={v!r}' for k, v in shown.items())})"
+
+
+def _close(what, ours, ref, rtol) -> str | None:
+    """'' when the arrays agree (relative to the larger magnitude), else the description of the worst entry."""
+    ours, ref = np.asarray(ours, np.float64), np.asarray(ref, np.float64)
+    if ours.shape != ref.shape:
+        return f"{what}: shapes differ, {ours.shape} vs {ref.shape}"
+    if not ours.size:
+        return None
+    scale = max(1.0, float(np.max(np.abs(ref))))
+    err = np.abs(ours - ref)
+    bad = ~(err <= rtol * scale) | (np.isnan(ours) != np.isnan(ref))
+    if not bad.any():
+        return None
+    worst = int(np.argmax(np.where(bad, err, -1)))
+    i = tuple(int(k) for k in np.unravel_index(worst, bad.shape)) if bad.ndim else ()
+    return (f"{what}: disagree at {int(bad.sum())} of {bad.size} entries; worst at {i}: ours {ours[i].item()!r}, "
+            f"reference {ref[i].item()!r}")
+
+
+def check_equation(prim, operands: Sequence, params: dict, rules: Sequence[str] = ("vjp", "jvp", "batch"),
+                   rng: np.random.Generator | None = None) -> list[str]:
+    """The problems (empty: none) of `prim`'s rules on these operands, each checked on its own:
+
+    - "vjp": our VJP for a random cotangent against `jax.vjp` of the primitive's lowering, and against
+      central finite differences of its numpy implementation along random directions;
+    - "jvp": our JVP along a random tangent against `jax.jvp` of the lowering and finite differences;
+    - "batch": vmap over a batch of examples (the operands' values permuted, so they stay in the
+      domain) at a drawn batch axis per operand, against a loop of the implementation.
+    """
+    jax = _jax()
+    rng = np.random.default_rng(0) if rng is None else rng
+    operands = [np.asarray(x) for x in operands]
+    diff = [i for i, x in enumerate(operands) if _is_float_array(x)]
+    problems: list[str] = []
+    multiple = prim.multiple_results
+
+    def full(d):
+        xs = list(operands)
+        for i, x in zip(diff, d):
+            xs[i] = x
+        return xs
+
+    def ours_f(*d):
+        out = prim.bind(*full(d), **params)
+        return list(out) if multiple else [out]
+
+    def impl_f(*d):
+        out = prim.impl(*full(d), **params)
+        return [np.asarray(o) for o in (out if multiple else [out])]
+
+    def lowered_f(*d):
+        out = prim.rules["lower"](*full(d), **params)
+        return list(out) if multiple else [out]
+
+    outs = impl_f(*[operands[i] for i in diff])
+    float_outs = [k for k, o in enumerate(outs) if _is_float_array(o)]
+    smooth = bool(diff) and bool(float_outs)
+    x0 = [operands[i] for i in diff]
+
+    if "vjp" in rules and smooth and "vjp" in prim.rules:
+        u = [rng.standard_normal(o.shape).astype(o.dtype) if _is_float_array(o) else np.zeros(o.shape, o.dtype)
+             for o in outs]
+        _, back = vjp(ours_f, *x0)
+        ours = [np.asarray(g) for g in back(u)]
+        with jax.enable_x64(True):
+            _, jback = jax.vjp(lowered_f, *x0)
+            theirs = jback([c if _is_float_array(c) else np.zeros(c.shape, jax.dtypes.float0) for c in u])
+        for i, a, b in zip(diff, ours, theirs):
+            problems.append(_close(f"VJP w.r.t. operand {i} vs jax.vjp of its lowering", a, b, _RULE_RTOL))
+        for _ in range(2):
+            v = [rng.standard_normal(x.shape) for x in x0]
+            hi = impl_f(*[x + _FD_EPS * t for x, t in zip(x0, v)])
+            lo = impl_f(*[x - _FD_EPS * t for x, t in zip(x0, v)])
+            fd = sum(float(np.sum((h - l) * c)) for h, l, c in zip(hi, lo, u) if _is_float_array(c)) / (2 * _FD_EPS)
+            an = sum(float(np.sum(g * t)) for g, t in zip(ours, v))
+            problems.append(_close("VJP vs central finite differences of the implementation along a random "
+                                   "direction", an, fd, _RULE_FD_RTOL))
+    if "jvp" in rules and smooth and "jvp" in prim.rules:
+        t = [rng.standard_normal(x.shape).astype(x.dtype) for x in x0]
+        _, tout = jvp(ours_f, tuple(x0), tuple(t))
+        with jax.enable_x64(True):
+            _, jtout = jax.jvp(lowered_f, tuple(x0), tuple(t))
+        hi = impl_f(*[x + _FD_EPS * d for x, d in zip(x0, t)])
+        lo = impl_f(*[x - _FD_EPS * d for x, d in zip(x0, t)])
+        for k in float_outs:
+            problems.append(_close(f"JVP (output {k}) vs jax.jvp of its lowering", tout[k], jtout[k], _RULE_RTOL))
+            problems.append(_close(f"JVP (output {k}) vs central finite differences of the implementation",
+                                   tout[k], (hi[k] - lo[k]) / (2 * _FD_EPS), _RULE_FD_RTOL))
+    if "batch" in rules and "batch" in prim.rules:
+        problems.append(_check_batch(prim, operands, params, rng))
+    return [p for p in problems if p]
+
+
+def _check_batch(prim, operands, params, rng) -> str | None:
+    from .batching import vmap
+    axes = [None if rng.random() < 0.3 else int(rng.integers(0, np.ndim(x) + 1)) for x in operands]
+    if all(a is None for a in axes):
+        axes[int(rng.integers(len(operands)))] = 0
+    members = [[x if a is None or k == 0 else rng.permutation(x.ravel()).reshape(x.shape)
+                for k in range(_BATCH)] for x, a in zip(operands, axes)]
+    stacked = [x if a is None else np.stack(m, axis=a) for x, a, m in zip(operands, axes, members)]
+
+    def one(*xs):
+        return prim.bind(*xs, **params)
+    got = vmap(one, in_axes=tuple(axes))(*stacked)
+    got = list(got) if prim.multiple_results else [got]
+    for k in range(_BATCH):
+        want = prim.impl(*[m[k] for m in members], **params)
+        want = list(want) if prim.multiple_results else [want]
+        for j, (g, w) in enumerate(zip(got, want)):
+            g, w = np.asarray(g)[k], np.asarray(w)
+            same = g.dtype == w.dtype and g.shape == w.shape and (
+                np.allclose(g, w, rtol=1e-12, atol=1e-12, equal_nan=True) if g.dtype.kind == "f"
+                else np.array_equal(g, w))
+            if not same:
+                return (f"batching (in_axes={tuple(axes)}): output {j} of example {k} is "
+                        f"{g.dtype.name}{list(g.shape)} {g!r}; the implementation gives "
+                        f"{w.dtype.name}{list(w.shape)} {w!r}")
+    return None
+
+
+def _rule_test(prim, example, rules, max_examples, seed):
+    """A hypothesis test of prim's rules on its examples (raises AssertionError with the smallest failure)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import seed as hseed
+    from hypothesis import strategies as st
+
+    @hseed(seed)
+    @settings(max_examples=max_examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def run(data):
+        s = Sampler(data.draw)
+        operands, params = example(s)
+        problems = check_equation(prim, operands, params, rules, s.rng)
+        if problems:
+            raise AssertionError(f"{_describe(prim, operands, params)}:\n    " + "\n    ".join(problems))
+    return run
+
+
+def check_rules(prims: Sequence | None = None, rules: Sequence[str] = ("vjp", "jvp", "batch"),
+                max_examples: int = 10, seed: int = 0) -> list[str]:
+    """Check every registered primitive's rules (or those of `prims`: primitives or their names) on
+    examples drawn by hypothesis from its `rules["example"]` (see `Sampler`): each rule on its own
+    (`check_equation`). Run it after adding a primitive. Returns the names checked; raises an
+    AssertionError listing each primitive whose rules disagree (with the smallest example hypothesis
+    found) and each one without an example."""
+    from .primitives import all_primitives
+    registry = all_primitives()
+    chosen = list(registry.values()) if prims is None else [registry[p] if isinstance(p, str) else p for p in prims]
+    failures, checked = [], []
+    for prim in chosen:
+        example = prim.rules.get("example")
+        if example is None:
+            failures.append(f"{prim.name}: no rules['example'] to draw operands from (add one beside its "
+                            "definition: example(s: Sampler) -> (operands, params))")
+            continue
+
+        run = _rule_test(prim, example, rules, max_examples, seed)
+        try:
+            run()
+            checked.append(prim.name)
+        except AssertionError as e:
+            failures.append(str(e).split("\nFalsifying example")[0])
+    if failures:
+        raise AssertionError(f"check_rules: {len(failures)} of {len(chosen)} primitives fail:\n  "
+                             + "\n  ".join(failures))
+    return checked
