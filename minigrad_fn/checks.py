@@ -15,11 +15,12 @@ finite differences differentiate our backward program.
 from __future__ import annotations
 
 import functools
+import os
 from typing import Callable, Sequence
 
 import numpy as np
 
-from tracing import check_args, leaf_names, tree_flatten, tree_unflatten
+from tracing import Var, check_args, has_subjaxprs, leaf_names, source_line, tree_flatten, tree_unflatten
 
 from .autodiff import vjp
 from .forward import jvp
@@ -51,7 +52,7 @@ def check_grads(fun: Callable, args: Sequence, order: int = 1, atol: float | Non
         raise ValueError(f"check_grads: modes must be a subset of ('rev', 'fwd'), got {modes}")
     rng = np.random.default_rng(seed)
     if "fwd" in modes:
-        _check_forward(fun, args, atol, rtol, eps, np.random.default_rng(seed + 1000), name)
+        _blaming(_check_forward, ("jvp",), fun, args, atol, rtol, eps, np.random.default_rng(seed + 1000), name)
     if "rev" not in modes:
         if order > 1:
             @functools.wraps(fun)  # the same argument names in reports
@@ -60,7 +61,7 @@ def check_grads(fun: Callable, args: Sequence, order: int = 1, atol: float | Non
             jvp_of.__name__ = f"jvp({name})"
             check_grads(jvp_of, args, order - 1, atol, rtol, eps, seed + 1, modes)
         return
-    u = _check_once(fun, args, atol, rtol, eps, rng, name)
+    u = _blaming(_check_once, ("vjp",), fun, args, atol, rtol, eps, rng, name)
     if order > 1 and u is not None:
         @functools.wraps(fun)  # the same argument names in reports
         def vjp_of(*a):
@@ -68,6 +69,63 @@ def check_grads(fun: Callable, args: Sequence, order: int = 1, atol: float | Non
             return vjp_fn(u)
         vjp_of.__name__ = f"vjp({name})"
         check_grads(vjp_of, args, order - 1, atol, rtol, eps, seed + 1, modes)
+
+
+def _blaming(check, rules, fun, args, *rest):
+    """Run a check; when it fails, name the first equation of the program whose own rule is wrong."""
+    try:
+        return check(fun, args, *rest)
+    except AssertionError as e:
+        failure = e
+    raise AssertionError(f"{failure}\n{blame(fun, args, rules)}") from None
+
+
+def blame(fun, args, rules=("vjp",)) -> str:
+    """The first equation of fun's forward program (at args) whose `rules` disagree with JAX's autodiff of
+    its lowering and with finite differences on that equation's own input values (`check_equation`), as
+    a report naming the primitive, its operand shapes and the user's line; equations inside calls are
+    checked one by one."""
+    lowered = jit(fun, backend="numpy").lower(*args)
+    leaves = [np.asarray(x) for x in tree_flatten(args)[0]]
+    found = _first_wrong(lowered.jaxpr, list(lowered.entry.consts) + leaves, tuple(rules))
+    kind = "/".join(r.upper() for r in rules)
+    if found is None:
+        return (f"Every equation's {kind} rule agrees with JAX and finite differences on its own inputs: "
+                "look at how the rules compose (a cotangent dropped or counted twice), or at the tolerances.")
+    eqn, ins, problems = found
+    where = source_line(eqn.source) or "no user line (an equation the library made)"
+    defined = "; ".join(filter(None, (_rule_source(eqn.prim, r) for r in rules)))
+    return (f"The first equation whose {kind} rule is wrong on its own inputs: "
+            f"{_describe(eqn.prim, ins, eqn.params)}\n  at {where}\n    " + "\n    ".join(problems)
+            + (f"\n  the rule: {defined}" if defined else ""))
+
+
+def _rule_source(prim, rule: str) -> str:
+    """Where a primitive's rule is written: `elementwise.py:128` (its per-operand rules where it has them)."""
+    fn = prim.rules.get(rule)
+    fn = getattr(fn, "bwd", fn)  # a VJP: its backward part
+    parts = [f for f in getattr(fn, "rules", [fn]) if f is not None]
+    places = [f"{os.path.basename(c.co_filename)}:{c.co_firstlineno}"
+              for c in (getattr(f, "__code__", None) for f in parts) if c is not None]
+    return f"{prim.name}'s {rule} at {', '.join(dict.fromkeys(places))}" if places else ""
+
+
+def _first_wrong(jaxpr, args, rules):
+    rng = np.random.default_rng(0)
+    env = dict(zip(jaxpr.invars, args))
+    for eqn in jaxpr.eqns:
+        ins = [env[v] if type(v) is Var else v.val for v in eqn.invars]
+        if has_subjaxprs(eqn):
+            found = _first_wrong(eqn.params["jaxpr"], ins, rules)
+            if found is not None:
+                return found
+        else:
+            problems = check_equation(eqn.prim, ins, eqn.params, rules, rng)
+            if problems:
+                return eqn, ins, problems
+        outs = eqn.prim.impl(*ins, **eqn.params)
+        env.update(zip(eqn.outvars, outs if eqn.prim.multiple_results else [outs]))
+    return None
 
 
 def _least_precise(dtypes) -> np.dtype:

@@ -104,3 +104,80 @@ def test_forward_mode_is_checked_too_and_a_wrong_jvp_rule_is_caught(monkeypatch)
     mg.check_grads(f, (R.standard_normal(3),), modes=("rev",))  # reverse mode does not use it
     with pytest.raises(AssertionError, match="tangent of output 0: ours vs jax.jvp of the same program"):
         mg.check_grads(f, (R.standard_normal(3),), modes=("fwd",))
+
+
+# ---------------------------------------------------------------------------------------------
+# Naming the wrong rule: the first equation whose own rule disagrees, with its user line
+
+THIS_FILE = __file__
+with open(THIS_FILE) as _f:
+    _LINES = _f.read().splitlines()
+
+
+def line_of(marker: str) -> str:
+    hits = [i for i, t in enumerate(_LINES, 1) if t.rstrip().endswith(f"# @{marker}")]
+    assert len(hits) == 1, marker
+    return f"{THIS_FILE}:{hits[0]}"
+
+
+def two_layers(W1, W2, x):
+    h = mnp.sin(x @ W1)  # @sin-layer
+    z = mnp.tanh(h @ W2)  # @tanh-layer
+    return mnp.sum(z * z)
+
+
+def layers_args():
+    return R.standard_normal((4, 5)), R.standard_normal((5, 3)), R.standard_normal((2, 4))
+
+
+def blamed(e) -> str:
+    msg = str(e.value)
+    assert "rule is wrong on its own inputs" in msg, msg
+    return msg[msg.index("rule is wrong on its own inputs"):]
+
+
+@pytest.mark.parametrize("wrap", [lambda f: f, lambda f: mg.jit(f), lambda f: mg.jit(mg.jit(f))],
+                         ids=["plain", "jit", "nested-jit"])
+def test_a_wrong_vjp_rule_is_named_with_the_user_line(broken_tanh, wrap):
+    with pytest.raises(AssertionError) as e:
+        mg.check_grads(wrap(two_layers), layers_args())
+    text = blamed(e)
+    assert "VJP rule" in str(e.value)
+    assert text.count("\n  at ") == 1 and "tanh(float64[2, 3])" in text, text  # not sin, not dot_general
+    assert line_of("tanh-layer") in text and "mnp.tanh(h @ W2)" in text, text
+    assert "tanh's vjp at test_check_grads.py:" in text, text  # where the wrong rule is written
+
+
+def test_a_wrong_vjp_rule_of_a_non_elementwise_primitive(monkeypatch):
+    from minigrad_fn.primitives import linalg as L
+    from minigrad_fn.primitives._base import VJP
+    right = L.dot_general_p.rules["vjp"]
+
+    def bwd(eqn, res, cts, wanted):  # the cotangent of the second operand only is off by 0.1%
+        out = right.bwd(eqn, res, cts, wanted)
+        return [out[0], None if out[1] is None else E.mul(out[1], np.array(1.001, out[1].dtype))]
+    monkeypatch.setitem(L.dot_general_p.rules, "vjp", VJP(bwd, right.reads, right.reads_ans, right.fwd))
+    with pytest.raises(AssertionError) as e:
+        mg.check_grads(two_layers, layers_args())
+    text = blamed(e)
+    assert "dot_general(float64[2, 4], float64[4, 5]" in text and line_of("sin-layer") in text, text
+    assert "w.r.t. operand 1" in text and "w.r.t. operand 0" not in text, text
+
+
+def test_a_wrong_jvp_rule_is_named(monkeypatch):
+    jvp = E.sin_p.rules["jvp"]
+
+    def wrong(primals, tangents, **params):
+        outs, ts = jvp(primals, tangents, **params)
+        return outs, [None if t is None else E.mul(t, np.array(0.999, t.dtype)) for t in ts]
+    monkeypatch.setitem(E.sin_p.rules, "jvp", wrong)
+    with pytest.raises(AssertionError) as e:
+        mg.check_grads(two_layers, layers_args(), modes=("fwd",))
+    text = blamed(e)
+    assert "JVP rule" in str(e.value) and "sin(float64[2, 5])" in text and line_of("sin-layer") in text, text
+    assert "sin's jvp at test_check_grads.py:" in text, text
+
+
+def test_blame_says_so_when_every_rule_agrees_on_its_own():
+    from minigrad_fn.checks import blame
+    assert "Every equation's VJP rule agrees" in blame(two_layers, layers_args())

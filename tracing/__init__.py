@@ -4,7 +4,8 @@ from .core import (NOVAL, ROOT, EvalTrace, JaxprTrace, JaxprTracer, Primitive, T
 from .debug import NonFiniteError, debug_infs, debug_nans
 from .errors import (ArgumentError, ConcretizationError, DTypeError, GradientLostError, JaxprTypeError,
                      LeakedTracerError,
-                     MinigradError, OpError, ShapeError, TracerError, register_internal_dir, user_line)
+                     MinigradError, OpError, ShapeError, TracerError, register_internal_dir, source_line,
+                     user_line)
 from .interpreter import eval_jaxpr, straight_line
 from .api import arg_name, check_args, check_leaves, leaf_names, make_jaxpr, tree_flatten, tree_unflatten
 from .ir import (ClosedJaxpr, Eqn, Jaxpr, Literal, ShapedArray, Var, aval_of, has_subjaxprs, pp_jaxpr,
@@ -18,7 +19,7 @@ __all__ = [
     "entered", "gc_paused", "is_array_like", "is_staging", "new_trace",
     "ArgumentError", "ConcretizationError", "DTypeError", "GradientLostError", "JaxprTypeError", "LeakedTracerError",
     "NonFiniteError", "debug_infs", "debug_nans",
-    "MinigradError", "OpError", "ShapeError", "TracerError", "register_internal_dir", "user_line",
+    "MinigradError", "OpError", "ShapeError", "TracerError", "register_internal_dir", "source_line", "user_line",
     "eval_jaxpr", "straight_line",
     "arg_name", "check_args", "check_leaves", "leaf_names", "make_jaxpr", "tree_flatten", "tree_unflatten",
     "ClosedJaxpr", "Eqn", "Jaxpr", "Literal", "ShapedArray", "Var", "aval_of", "has_subjaxprs", "pp_jaxpr",
