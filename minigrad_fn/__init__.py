@@ -22,13 +22,13 @@ from .forward import hessian, jacfwd, jacrev, jvp, linearize  # noqa: E402,F401
 from .batching import vmap  # noqa: E402,F401
 from .numpy import UnsupportedError  # noqa: E402,F401
 from .compiler import Jitted, LoweringError, jit  # noqa: E402,F401
-from .checks import check_grads  # noqa: E402,F401
+from .checks import check_grads, check_rules  # noqa: E402,F401
 from .config import config  # noqa: E402,F401
 from .graph import graph  # noqa: E402,F401
 from .explain import explain  # noqa: E402,F401
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap", "jit",
-           "check_grads", "make_jaxpr", "eval_jaxpr", "typecheck", "debug_nans", "debug_infs", "config",
+           "check_grads", "check_rules", "make_jaxpr", "eval_jaxpr", "typecheck", "debug_nans", "debug_infs", "config",
            "graph", "explain",
            "numpy", "nn",
            "MinigradError", "ShapeError", "DTypeError", "TracerError", "ConcretizationError",

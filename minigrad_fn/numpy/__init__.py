@@ -21,7 +21,8 @@ from ._shape import (atleast_1d, atleast_2d, broadcast_arrays, broadcast_to, con
                      size, split, squeeze, stack, swapaxes, transpose, vstack)
 from ._ufuncs import (abs, absolute, add, around, bitwise_and, bitwise_not, bitwise_or,  # noqa: F401
                       bitwise_xor, ceil, clip, cos, divide, equal, exp, expm1, floor, floor_divide, greater,
-                      greater_equal, invert, isfinite, isnan, less, less_equal, log, log1p, logical_and,
+                      greater_equal, invert, isfinite, isnan, less, less_equal, log, log1p, logaddexp, logaddexp2,
+                      logical_and,
                       logical_not, logical_or, logical_xor, maximum, minimum, mod, multiply, negative,
                       not_equal, positive, power, reciprocal, remainder, rint, round, sign, sin, sqrt, square,
                       stop_gradient, subtract, tan, tanh, true_divide, where)

@@ -304,6 +304,28 @@ def clip(a, a_min=None, a_max=None, out=None, *, min=None, max=None):  # noqa: A
     return as_array(a)
 
 
+def logaddexp(x1, x2, /, out=None, **kw):
+    """numpy.logaddexp, log(exp(x1) + exp(x2)) without overflow, as max + log1p(exp(min - max)): written with
+    min - max (not -|x1 - x2|) so that at x1 == x2 each operand gets half the gradient, as it should."""
+    no_out("logaddexp", out)
+    no_kwargs("logaddexp", kw)
+    a, b = cast_all((x1, x2), result_dtype(np.logaddexp, x1, x2))
+    hi, lo = maximum(a, b), minimum(a, b)
+    delta = subtract(lo, hi)  # NaN only for equal infinities (or a NaN operand): then x1 + x2 is the answer
+    return where(isnan(delta), add(a, b), add(hi, log1p(exp(delta))))
+
+
+def logaddexp2(x1, x2, /, out=None, **kw):
+    """numpy.logaddexp2, log2(2**x1 + 2**x2) without overflow (as logaddexp, in base 2)."""
+    no_out("logaddexp2", out)
+    no_kwargs("logaddexp2", kw)
+    a, b = cast_all((x1, x2), result_dtype(np.logaddexp2, x1, x2))
+    hi, lo = maximum(a, b), minimum(a, b)
+    delta = subtract(lo, hi)
+    ln2 = np.asarray(np.log(2), hi.dtype)
+    return where(isnan(delta), add(a, b), add(hi, divide(log1p(exp(multiply(delta, ln2))), ln2)))
+
+
 def stop_gradient(x):
     """The value of x, with no gradient flowing through it."""
     return P.stop_gradient(as_array(x))
