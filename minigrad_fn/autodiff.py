@@ -226,7 +226,9 @@ def _vjp(fun: Callable, primals: Sequence, has_aux: bool, what: str, once: bool 
         seed: dict = {}
         for var, c, o in zip(out_vars, ct_leaves, out_vals):
             if np.shape(c) != np.shape(o):
-                raise ArgumentError(f"vjp_fn: cotangent of shape {np.shape(c)} for an output of shape {np.shape(o)}")
+                raise ArgumentError(f"vjp_fn: cotangent of shape {np.shape(c)} for an output of shape {np.shape(o)}",
+                                    "Give one cotangent per output, of its shape and dtype (np.ones_like(out) "
+                                    "for the gradient of the output's sum).")
             if var is not None and _is_float(var.aval):
                 c = c if isinstance(c, Tracer) else np.asarray(c, dtype=var.aval.dtype)
                 seed[var] = c if var not in seed else add(seed[var], c)
@@ -258,7 +260,9 @@ def differentiated_args(fun, args, argnums, what: str, noun: str = "can be diffe
     nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
     for i in nums:
         if not -len(args) <= i < len(args):
-            raise ArgumentError(f"{what}: argnums={argnums} but the function got {len(args)} positional arguments")
+            raise ArgumentError(f"{what}: argnums={argnums} but the function got {len(args)} positional arguments",
+                                f"argnums counts positional arguments from 0 (here 0 to {len(args) - 1}); keyword "
+                                "arguments cannot be differentiated: pass them positionally.")
     idx = [i % len(args) for i in nums]
     if len(set(idx)) != len(idx):  # JAX fails here with an unrelated TypeError; never a silent zero
         twice = next(i for i in idx if idx.count(i) > 1)
@@ -270,7 +274,8 @@ def differentiated_args(fun, args, argnums, what: str, noun: str = "can be diffe
             dt = aval_of(x).dtype
             if dt.kind != "f":
                 raise GradTypeError(
-                    f"{what}: {leaf_names(fun, args, [i])[j]} (argnums={i}) has dtype {dt.name}; "
+                    f"{what}: {leaf_names(fun, args, [i])[j]} (argnums={i}) has dtype {dt.name} and shape "
+                    f"{tuple(np.shape(x))}; "
                     f"only floating-point inputs {noun}",
                     "Cast it, e.g. x.astype(np.float64) or a float literal (2.0, not 2), or leave it out "
                     "of argnums if it is data.")

@@ -162,7 +162,9 @@ def vmap(fun: Callable, in_axes: Any = 0, out_axes: Any = 0, axis_size: int | No
         for (v, d), ax in zip(vals, out_spec):
             if ax is None:
                 if d is not None:
-                    raise ArgumentError(f"{what}: out_axes=None for an output that varies over the batch",
+                    each = tuple(n for i, n in enumerate(aval_of(v).shape) if i != d)
+                    raise ArgumentError(f"{what}: out_axes=None for an output that varies over the batch (shape "
+                                        f"{each} for each of the {size} examples)",
                                         "Map that output (out_axes=0), or return something the same for all.")
                 results.append(v)
                 continue

@@ -22,7 +22,7 @@ import optree
 from tracing import debug
 from tracing import (ROOT, ArgumentError, Jaxpr, JaxprTypeError, MinigradError, Primitive, Tracer, Var, aval_of,
                      check_leaves, current_trace, dce, eval_jaxpr, is_array_like, leaf_names, name_scope, new_trace,
-                     optimize, straight_line, tree_flatten, tree_unflatten)
+                     optimize, source_line, straight_line, tree_flatten, tree_unflatten)
 
 from .autodiff import as_body, memory_ids, owned, vjp_split
 from .primitives._base import VJP
@@ -48,7 +48,7 @@ def lower_jaxpr(jaxpr: Jaxpr, args: Sequence) -> list:
             raise LoweringError(
                 f"jit: primitive {eqn.prim.name} has no lowering to JAX{at}",
                 f"Give {eqn.prim.name} a `lower` rule beside its definition (primitive(..., lower=...)), "
-                "or run this function with jit(f, backend='numpy').")
+                "or run this function with jit(f, backend='numpy').", where=source_line(eqn.source) or None)
         out = rule(*[env[v] if type(v) is Var else v.val for v in eqn.invars], **eqn.params)
         if eqn.prim.multiple_results:
             env.update(zip(eqn.outvars, out))

@@ -288,8 +288,10 @@ def jacrev(fun: Callable, argnums: int | Sequence[int] = 0, has_aux: bool = Fals
         out_leaves, out_tree = tree_flatten(out)
         for o in out_leaves:
             if aval_of(o).dtype.kind != "f":
-                raise GradTypeError(f"{what}: an output has dtype {aval_of(o).dtype.name}; only float outputs "
-                                    "have Jacobians")
+                raise GradTypeError(f"{what}: an output {aval_of(o)} has dtype {aval_of(o).dtype.name}; only float "
+                                    "outputs have Jacobians",
+                                    "Return float values (x.astype(np.float64)), or return integer results as aux "
+                                    "(has_aux=True).")
 
         def pull(*basis_leaves):
             return tree_flatten(vjp_fn(tree_unflatten(out_tree, list(basis_leaves))))[0]

@@ -145,7 +145,10 @@ class EvalTrace(Trace):
         avals = [aval_of(a) for a in args]
         prim.shape_rule(*avals, **params)
         ops = ", ".join(str(a) for a in avals)
-        raise OpError(f"{prim.name} failed on operands ({ops}): {type(failure).__name__}: {failure}")
+        raise OpError(f"{prim.name} failed on operands ({ops}): {type(failure).__name__}: {failure}",
+                      "Its shape rule accepted these operands but its implementation failed on their values: "
+                      "check the values (a singular matrix, an index out of range), or make the implementation "
+                      "handle them.")
 
 
 ROOT = EvalTrace(None)  # stateless: every thread's root

@@ -57,13 +57,18 @@ def dce_closed(closed: ClosedJaxpr, use_rules: bool = True) -> ClosedJaxpr:
     return ClosedJaxpr(new, [c for _, c in pairs])
 
 
+_TYPING_HINT = ("A program built or changed by hand (or by a pass) must define each variable once, before any "
+                "equation reads it, and give each equation the outputs its primitive's shape rule gives; "
+                ".pretty(source=True) shows where each equation came from.")
+
+
 def typecheck(jaxpr: Jaxpr) -> None:
     """Check every variable is defined once before use and every equation agrees with its shape rule."""
     defined: set = set()
 
     def define(v, where):
         if v in defined:
-            raise JaxprTypeError(f"{where}: variable {v} is defined twice")
+            raise JaxprTypeError(f"{where}: variable {v} is defined twice", _TYPING_HINT)
         defined.add(v)
 
     for v in jaxpr.constvars:
@@ -74,23 +79,23 @@ def typecheck(jaxpr: Jaxpr) -> None:
         where = f"equation {i} ({eqn.prim.name}" + (f" at {eqn.source.location()})" if eqn.source.code else ")")
         for v in eqn.invars:
             if type(v) is Var and v not in defined:
-                raise JaxprTypeError(f"{where}: reads a variable {v.aval} before it is defined")
+                raise JaxprTypeError(f"{where}: reads a variable {v.aval} before it is defined", _TYPING_HINT)
         expect = eqn.prim.shape_rule(*[v.aval for v in eqn.invars], **eqn.params)
         expect = list(expect) if eqn.prim.multiple_results else [expect]
         got = [v.aval for v in eqn.outvars]
         if expect != got:
             raise JaxprTypeError(f"{where}: outputs are {[str(a) for a in got]} but the shape rule "
-                                 f"gives {[str(a) for a in expect]}")
+                                 f"gives {[str(a) for a in expect]}", _TYPING_HINT)
         for v in eqn.outvars:
             define(v, where)
         for k, body in subjaxprs(eqn):
             try:
                 typecheck(body)
             except JaxprTypeError as e:
-                raise JaxprTypeError(f"{where}, in its {k}: {e.raw_message}") from None
+                raise JaxprTypeError(f"{where}, in its {k}: {e.raw_message}", _TYPING_HINT) from None
     for v in jaxpr.outvars:
         if type(v) is Var and v not in defined:
-            raise JaxprTypeError(f"output {v.aval} is never defined")
+            raise JaxprTypeError(f"output {v.aval} is never defined", _TYPING_HINT)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -37,10 +37,10 @@ def register_internal_dir(path: str) -> None:
 
 def _third_party() -> tuple:
     dirs = []
-    for mod in ("numpy", "optree", "contextlib", "functools", "threading", "contextvars"):
+    for mod in ("numpy", "optree", "jax", "jaxlib", "contextlib", "functools", "threading", "contextvars"):
         f = getattr(sys.modules.get(mod), "__file__", None)
         if f:
-            dirs.append(os.path.dirname(os.path.abspath(f)) + os.sep if mod in ("numpy", "optree")
+            dirs.append(os.path.dirname(os.path.abspath(f)) + os.sep if mod in ("numpy", "optree", "jax", "jaxlib")
                         else os.path.abspath(f))
     return tuple(dirs)
 

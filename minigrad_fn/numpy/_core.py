@@ -85,8 +85,15 @@ def result_dtype(ufunc: np.ufunc, *xs) -> np.dtype:
         return _ufunc_dtypes(ufunc, keys)
     except TypeError:  # numpy has no loop for these dtypes (sign of bool, bitwise ops on floats...)
         names = ", ".join(map(_name, keys))
-        raise DTypeError(f"{ufunc.__name__}: not defined for operands of dtype {names} (numpy refuses them too)",
+        raise DTypeError(f"{ufunc.__name__}: not defined for operands of dtype {names} (shapes {shapes_of(xs)}; "
+                         "numpy refuses them too)",
                          "Cast the operands with .astype(...) to a dtype the operation accepts.") from None
+
+
+def shapes_of(xs) -> str:
+    """`(3,) and ()`: the shapes of operands that may be tracers, arrays or Python scalars (for messages)."""
+    shapes = [str(tuple(x.shape) if hasattr(x, "shape") else np.shape(x)) for x in xs]
+    return shapes[0] if len(shapes) == 1 else ", ".join(shapes[:-1]) + " and " + shapes[-1]
 
 
 def common_dtype(*xs, op: str = "result_type") -> np.dtype:
@@ -113,7 +120,8 @@ def as_array(x: Any, dtype: np.dtype | None = None):
     except OverflowError:
         if type(x) is not int:
             raise
-        raise OutOfRangeError(f"the Python integer {x} is out of bounds for {np.dtype(dtype).name} "
+        raise OutOfRangeError(f"{_caller('asarray')}: the Python integer {x} is out of bounds for "
+                              f"{np.dtype(dtype).name} "
                               "(numpy refuses it too)",
                               "Cast the other operand to a wider dtype with .astype(...) first.") from None
     if a.dtype.kind == "c":
@@ -126,7 +134,9 @@ def _caller(default: str) -> str:
     f = sys._getframe(2)
     while f is not None and f.f_code.co_filename.startswith(_HERE):
         name = f.f_code.co_name
-        if not name.startswith("_") and name not in ("as_array", "cast_all", "fn", "<lambda>"):
+        if name == "fn" and isinstance(f.f_locals.get("ufunc"), np.ufunc):  # a ufunc's wrapper (add, ...)
+            return f.f_locals["ufunc"].__name__
+        if not name.startswith(("_", "<")) and name not in ("as_array", "cast_all", "fn"):
             return name
         f = f.f_back
     return default

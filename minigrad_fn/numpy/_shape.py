@@ -56,7 +56,8 @@ def transpose(a, axes=None):
         axes = tuple(reversed(range(a.ndim)))
     axes = tuple(normalize_axis(x, a.ndim, "transpose") for x in axes)
     if sorted(axes) != list(range(a.ndim)):
-        raise ShapeError(f"transpose: axes {axes} don't match an array of shape {a.shape}")
+        raise ShapeError(f"transpose: axes {axes} don't match an array of shape {a.shape}",
+                         f"Give each of the {a.ndim} axes exactly once, e.g. {tuple(reversed(range(a.ndim)))}.")
     return P.transpose(a, axes)
 
 
@@ -100,7 +101,8 @@ def squeeze(a, axis=None):
         axes = normalize_axes(axis, a.ndim, "squeeze")
         for i in axes:
             if a.shape[i] != 1:
-                raise ShapeError(f"squeeze: cannot select axis {i} of shape {a.shape}: its length is not 1")
+                raise ShapeError(f"squeeze: cannot select axis {i} of shape {a.shape}: its length is not 1",
+                                 "Only length-1 axes can be squeezed; leave axis out to squeeze all of them.")
     return P.squeeze(a, axes)
 
 
@@ -156,7 +158,8 @@ def stack(arrays, axis=0, out=None, dtype=None):
         raise ValueError("need at least one array to stack")
     shapes = {x.shape for x in arrays}
     if len(shapes) != 1:
-        raise ShapeError(f"stack: all input arrays must have the same shape, got {[x.shape for x in arrays]}")
+        raise ShapeError(f"stack: all input arrays must have the same shape, got {[x.shape for x in arrays]}",
+                         "Stack arrays of one shape; to join along an existing axis, use concatenate.")
     ax = normalize_axis(axis, arrays[0].ndim + 1, "stack")
     return concatenate([P.expand_dims(x, (ax,)) for x in arrays], axis=ax, dtype=dtype)
 
@@ -180,8 +183,9 @@ def split(ary, indices_or_sections, axis=0):
     if isinstance(indices_or_sections, (int, np.integer)):
         k = int(indices_or_sections)
         if k <= 0 or n % k:
-            raise ShapeError(f"split: array split does not result in an equal division ({n} into {k})",
-                             "Use array_split semantics via explicit split points.")
+            raise ShapeError(f"split: array split does not result in an equal division ({n} into {k}, along "
+                             f"axis {ax} of an array of shape {a.shape})",
+                             f"Give a number of sections that divides {n}, or a list of split points.")
         points = [n // k * i for i in range(1, k)]
     else:
         points = [int(p) for p in indices_or_sections]

@@ -7,7 +7,7 @@ from tracing import Tracer
 
 from .. import primitives as P
 from ..primitives.elementwise import floordiv as _floordiv, mod as _mod
-from ._core import _key, as_array, cast_all, common_dtype, no_kwargs, no_out, result_dtype
+from ._core import _key, as_array, cast_all, common_dtype, no_kwargs, no_out, result_dtype, shapes_of
 
 
 def _binary(prim_fn, ufunc):
@@ -186,7 +186,8 @@ def _bitwise(logical_fn, ufunc):
         dt = result_dtype(ufunc, *xs)
         if dt != np.dtype(bool):
             from ._core import UnsupportedError
-            raise UnsupportedError(f"{ufunc.__name__}: only bool operands are supported, got {dt.name}",
+            raise UnsupportedError(f"{ufunc.__name__}: only bool operands are supported, got {dt.name} "
+                                   f"(shapes {shapes_of(xs)})",
                                    "Compare first (x > 0) to get masks; integer bit operations are not traceable.")
         return logical_fn(*cast_all(xs, dt))
     fn.__name__ = ufunc.__name__
@@ -277,8 +278,8 @@ def where(condition, x=None, y=None, /):
     if x is None and y is None:
         if isinstance(condition, Tracer):
             from ._core import UnsupportedError
-            raise UnsupportedError("where(condition) with one argument returns data-dependent shapes; "
-                                   "it is not supported on traced arrays",
+            raise UnsupportedError(f"where(condition) with one argument returns data-dependent shapes; "
+                                   f"it is not supported on traced arrays (got a condition {condition.aval})",
                                    "Use where(condition, x, y) with three arguments.")
         return np.where(condition)
     dt = common_dtype(x, y, op="where")
