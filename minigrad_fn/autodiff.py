@@ -407,6 +407,16 @@ def as_body(closed):
     return Jaxpr([], j.constvars + j.invars, j.outvars, j.eqns), closed.consts
 
 
+def trace_body(fun: Callable, avals: Sequence) -> tuple:
+    """`(body, consts)`: `fun` (flat inputs of these avals -> a list of outputs) traced, optimised, as a
+    body (its constants, possibly outer tracers, become leading inputs). How bodies of calls, loops and
+    branches, and the programs derived from them, are made."""
+    with new_trace(with_values=False) as staged:
+        ins = [staged.new_arg(a) for a in avals]
+        closed = optimize(staged.to_jaxpr(list(fun(*ins))))
+    return as_body(closed)
+
+
 def vjp_split(jaxpr) -> VJPSplit:
     """The forward/backward split of a body (no constvars), cached on it."""
     split = jaxpr.cache.get("vjp_split")

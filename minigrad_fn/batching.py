@@ -8,15 +8,15 @@ batched is handed to the parent trace untouched, so vmap nests with every other 
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 
 from tracing import (ArgumentError, ShapedArray, Trace, Tracer, aval_of, check_args, check_leaves, current_trace,
-                     entered, leaf_names, name_scope, tree_flatten, tree_unflatten)
+                     entered, eval_jaxpr, leaf_names, name_scope, tree_flatten, tree_unflatten)
 from tracing.core import _leaked, enter_parent, leave
 
-from .primitives._transforms import broadcast_batch, moveaxis
-from .autodiff import MissingRuleError, _name, memory_ids, owned
+from .primitives._transforms import bdim_at_front, broadcast_batch, moveaxis
+from .autodiff import MissingRuleError, _name, memory_ids, owned, trace_body
 
 
 class BatchTracer(Tracer):
@@ -82,6 +82,29 @@ def batch_flat(fun: Callable, args: list, dims: list, size: int) -> tuple[list, 
         outs = fun(*[a if d is None else BatchTracer(trace, a, d) for a, d in zip(args, dims)])
     mine = [isinstance(o, Tracer) and o._trace is trace for o in outs]
     return [o.val if m else o for o, m in zip(outs, mine)], [o.bdim if m else None for o, m in zip(outs, mine)]
+
+
+def batch_body(jaxpr, dims: Sequence, size: int, force: Sequence[bool] = ()) -> tuple:
+    """`(body, consts, out_dims)`: a body (no constvars) batched, its inputs batched along `dims` (None: not
+    batched), each batched output with the batch first (out_dims 0, else None); an output marked in
+    `force` is batched even where it is the same for every example. Cached on the jaxpr."""
+    key = ("batch", tuple(dims), size, tuple(force))
+    got = jaxpr.cache.get(key)
+    if got is not None:
+        return got
+    forced = tuple(force) + (False,) * (len(jaxpr.outvars) - len(force))
+    out_dims: list = []
+
+    def fun(*xs):
+        outs, odims = batch_flat(lambda *a: eval_jaxpr(jaxpr, [], a), list(xs), list(dims), size)
+        outs = [bdim_at_front(o, d, size) if d is not None or f else o for o, d, f in zip(outs, odims, forced)]
+        out_dims.extend(0 if d is not None or f else None for d, f in zip(odims, forced))
+        return outs
+    avals = [a if d is None else type(a)(a.shape[:d] + (size,) + a.shape[d:], a.dtype)
+             for a, d in zip(jaxpr.in_avals, dims)]
+    body, consts = trace_body(fun, avals)
+    got = jaxpr.cache[key] = (body, consts, tuple(out_dims))
+    return got
 
 
 def _leaf_axes(spec, tree, what: str, arg: str) -> list:

@@ -21,10 +21,10 @@ import optree
 
 from tracing import debug
 from tracing import (ROOT, ArgumentError, Jaxpr, JaxprTypeError, MinigradError, Primitive, Tracer, Var, aval_of,
-                     check_leaves, current_trace, dce, eval_jaxpr, is_array_like, leaf_names, name_scope, new_trace,
+                     check_leaves, current_trace, dce, is_array_like, leaf_names, name_scope, new_trace,
                      optimize, source_line, straight_line, tree_flatten, tree_unflatten)
 
-from .autodiff import as_body, memory_ids, owned, vjp_split
+from .autodiff import memory_ids, owned, vjp_split
 from .primitives._base import VJP
 
 
@@ -200,8 +200,8 @@ def _jit_dce(eqn, used):
 
 def _jit_jvp(primals, tangents, *, jaxpr, name, backend):
     """A call's JVP is one call of the body's JVP (traced once per pattern of nonzero tangents)."""
-    nonzero = tuple(t is not None for t in tangents)
-    body, consts, out_nonzero = _derived(jaxpr, ("jvp", nonzero), lambda: _trace_jvp(jaxpr, nonzero))
+    from .forward import jvp_body
+    body, consts, out_nonzero = jvp_body(jaxpr, tuple(t is not None for t in tangents))
     outs = jit_p.bind(*consts, *primals, *[t for t in tangents if t is not None], jaxpr=body,
                       name=f"jvp_{name}", backend=backend)
     n = len(jaxpr.outvars)
@@ -209,48 +209,14 @@ def _jit_jvp(primals, tangents, *, jaxpr, name, backend):
     return outs[:n], [next(given) if nz else None for nz in out_nonzero]
 
 
-def _trace_jvp(jaxpr: Jaxpr, nonzero: tuple):
-    from .forward import jvp_flat
-    with new_trace(with_values=False) as staged:
-        primals = [staged.new_arg(a) for a in jaxpr.in_avals]
-        tangents = [staged.new_arg(a) if nz else None for a, nz in zip(jaxpr.in_avals, nonzero)]
-        outs, touts = jvp_flat(lambda *xs: eval_jaxpr(jaxpr, [], xs), primals, tangents)
-        closed = optimize(staged.to_jaxpr(outs + [t for t in touts if t is not None]))
-    body, consts = as_body(closed)
-    return body, consts, tuple(t is not None for t in touts)
-
-
 def _jit_batch(args, dims, *, jaxpr, name, backend):
     """A batched call is one call of the batched body (traced once per pattern of batch axes); its
     batched outputs have the batch first."""
+    from .batching import batch_body
     from .primitives._transforms import batch_size
-    size = batch_size(args, dims)
-    body, consts, out_dims = _derived(jaxpr, ("batch", tuple(dims), size),
-                                      lambda: _trace_batch(jaxpr, tuple(dims), size))
+    body, consts, out_dims = batch_body(jaxpr, tuple(dims), batch_size(args, dims))
     outs = jit_p.bind(*consts, *args, jaxpr=body, name=f"vmap_{name}", backend=backend)
     return outs, list(out_dims)
-
-
-def _trace_batch(jaxpr: Jaxpr, dims: tuple, size: int):
-    from .batching import batch_flat, moveaxis
-    with new_trace(with_values=False) as staged:
-        args = []
-        for a, d in zip(jaxpr.in_avals, dims):
-            shape = a.shape if d is None else a.shape[:d] + (size,) + a.shape[d:]
-            args.append(staged.new_arg(type(a)(shape, a.dtype)))
-        outs, out_dims = batch_flat(lambda *xs: eval_jaxpr(jaxpr, [], xs), args, list(dims), size)
-        outs = [o if d is None else moveaxis(o, d, 0) for o, d in zip(outs, out_dims)]
-        closed = optimize(staged.to_jaxpr(outs))
-    body, consts = as_body(closed)
-    return body, consts, tuple(None if d is None else 0 for d in out_dims)
-
-
-def _derived(jaxpr: Jaxpr, key, make):
-    """A program derived from a call's body (its JVP, a batched version), made once and cached on it."""
-    got = jaxpr.cache.get(key)
-    if got is None:
-        got = jaxpr.cache[key] = make()
-    return got
 
 
 jit_p = Primitive("jit", _jit_shape_rule, _jit_impl, multiple_results=True)

@@ -16,8 +16,9 @@ from tracing import (ArgumentError, ClosedJaxpr, ShapedArray, Trace, Tracer, ava
                      current_trace, entered, eval_jaxpr, name_scope, new_trace, optimize, tree_flatten, tree_unflatten)
 from tracing.core import _leaked, enter_parent, leave
 
-from .autodiff import (GradTypeError, MissingRuleError, _name, differentiated_args, memory_ids, owned, vjp,
-                       with_args)
+from .autodiff import (GradTypeError, MissingRuleError, _name, differentiated_args, memory_ids, owned, trace_body,
+                       vjp, with_args)
+from .primitives._transforms import zeros_like
 
 
 class JVPTracer(Tracer):
@@ -119,6 +120,30 @@ def jvp_flat(fun: Callable, primals: list, tangents: list) -> tuple[list, list]:
     mine = [isinstance(o, Tracer) and o._trace is trace for o in outs]
     return ([o.primal if m else o for o, m in zip(outs, mine)],
             [o.tangent if m else None for o, m in zip(outs, mine)])
+
+
+def jvp_body(jaxpr, nonzero: Sequence[bool], instantiate: Sequence[bool] = ()) -> tuple:
+    """`(body, consts, out_nonzero)`: the JVP of a body (no constvars) as a body taking the primals, then the
+    tangents of the inputs marked `nonzero`, and returning the outputs, then their nonzero tangents (an
+    output marked in `instantiate` always gets one: zeros where the JVP gives none). Cached on the jaxpr."""
+    key = ("jvp", tuple(nonzero), tuple(instantiate))
+    got = jaxpr.cache.get(key)
+    if got is not None:
+        return got
+    n, inst = len(jaxpr.invars), tuple(instantiate) + (False,) * (len(jaxpr.outvars) - len(instantiate))
+    out_nonzero: list = []
+
+    def fun(*xs):
+        given = iter(xs[n:])
+        tangents = [next(given) if nz else None for nz in nonzero]
+        outs, touts = jvp_flat(lambda *a: eval_jaxpr(jaxpr, [], a), list(xs[:n]), tangents)
+        touts = [zeros_like(o) if t is None and i and aval_of(o).dtype.kind == "f" else t
+                 for o, t, i in zip(outs, touts, inst)]
+        out_nonzero.extend(t is not None for t in touts)
+        return outs + [t for t in touts if t is not None]
+    body, consts = trace_body(fun, jaxpr.in_avals + [a for a, nz in zip(jaxpr.in_avals, nonzero) if nz])
+    got = jaxpr.cache[key] = (body, consts, tuple(out_nonzero))
+    return got
 
 
 def jvp(fun: Callable, primals: Sequence, tangents: Sequence, has_aux: bool = False):

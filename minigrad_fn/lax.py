@@ -14,3 +14,7 @@ from .primitives._base import (VJP, Display, broadcast_shapes, check_axes, fmt_s
 
 # every wrapper and primitive of `minigrad_fn.primitives` (its `__all__`), under the same names
 globals().update((name, getattr(_primitives, name)) for name in _primitives.__all__)
+
+# control flow (higher-order primitives, minigrad_fn/control_flow.py)
+from .control_flow import cond, cond_p, fori_loop, scan, scan_p, switch, while_loop, while_p  # noqa: E402,F401
+from .control_flow import map_ as map  # noqa: E402,F401,A001
