@@ -24,11 +24,15 @@ from .numpy import UnsupportedError  # noqa: E402,F401
 from .compiler import Jitted, LoweringError, jit  # noqa: E402,F401
 from .checks import check_grads, check_rules  # noqa: E402,F401
 from .config import config  # noqa: E402,F401
+from .custom import (checkpoint, checkpoint_policies, custom_jvp, custom_vjp, print_saved_residuals,  # noqa: E402,F401
+                     remat, saved_residuals)
 from .graph import graph  # noqa: E402,F401
 from .explain import explain  # noqa: E402,F401
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap", "jit",
            "check_grads", "check_rules", "make_jaxpr", "eval_jaxpr", "typecheck", "debug_nans", "debug_infs", "config",
+           "custom_jvp", "custom_vjp", "checkpoint", "remat", "checkpoint_policies", "saved_residuals",
+           "print_saved_residuals",
            "graph", "explain",
            "numpy", "nn",
            "MinigradError", "ShapeError", "DTypeError", "TracerError", "ConcretizationError",

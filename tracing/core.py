@@ -177,7 +177,13 @@ def enter_parent(trace: Trace):
     return _current.set(trace.parent)
 
 
-leave = _current.reset  # leave(token): undo enter_parent
+def enter(trace: Trace):
+    """Make `trace` current (returns the token for `leave`) without ending it afterwards: a rule that
+    runs user code at a given level (a custom rule's forward part, in the trace's parent)."""
+    return _current.set(trace)
+
+
+leave = _current.reset  # leave(token): undo enter_parent / enter
 
 
 Forward = Callable[["Trace", Primitive, list, dict, list, list], tuple]
