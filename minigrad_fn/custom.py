@@ -305,10 +305,11 @@ class custom_vjp:  # noqa: N801  (JAX's name)
                 raise ArgumentError(f"custom_vjp {name}: bwd must return a tuple with one cotangent per "
                                     f"non-static argument ({len(a.trees)}), got {type(got).__name__}",
                                     "Return (ct_x,) for one argument; None for an argument with no gradient.")
-            flat = []
-            for g, t, x in zip(got, a.trees, a.dynamic(a.leaves)):
-                leaves = tree_flatten(x)[0]
-                flat += [_zeros(v) for v in leaves] if g is None else tree_flatten(g)[0]
+            flat, at = [], 0
+            for g, t in zip(got, a.trees):  # each against its argument's structure; None: zeros
+                parts = [None] * t.num_leaves if g is None else t.flatten_up_to(g)
+                flat += [_zeros(x) if c is None else c for c, x in zip(parts, a.leaves[at:at + t.num_leaves])]
+                at += t.num_leaves
             return flat
         outs = custom_vjp_call_p.bind(*consts, *a.leaves, call=body, fwd=fwd, bwd=bwd, num_consts=len(consts),
                                       name=name)
@@ -432,7 +433,8 @@ remat_p.rules["dce"] = _remat_dce
 def checkpoint(fun: Callable, *, prevent_cse: bool = True, policy: Callable | None = None,
                static_argnums: Sequence[int] = ()) -> Callable:
     """fun, whose intermediate values the backward pass recomputes instead of keeping (only the inputs,
-    and what `policy` saves, are kept): less memory for one more forward pass of fun."""
+    and what `policy` saves, are kept): less memory for one more forward pass of fun. fun is traced at
+    each call (with its closure's values of that moment); under jit, once per signature."""
     name = _name(fun)
 
     @functools.wraps(fun)
