@@ -233,6 +233,45 @@ def per_example_contenders(rng, batch: int = 64):
     }
 
 
+def rnn_loss(lib, xp, W, U, h0, xs):
+    """A tanh RNN over a sequence as one scan; the loss is the sum of squares of its states."""
+    def cell(h, x):
+        h = xp.tanh(h @ W + x @ U)
+        return h, xp.sum(h * h)
+    _, ys = lib.lax.scan(cell, h0, xs)
+    return xp.sum(ys)
+
+
+def scan_rnn_contenders(rng, steps: int = 100, width: int = 32, batch: int = 16):
+    """The gradient of a scan RNN (100 steps), compiled: ours lowers to one lax.scan, as JAX's."""
+    W = rng.standard_normal((width, width)) / np.sqrt(width)
+    U = rng.standard_normal((width, width)) / np.sqrt(width)
+    h0, xs = rng.standard_normal((batch, width)), rng.standard_normal((steps, batch, width))
+    args = (W, U, h0, xs)
+    dev = jax.tree_util.tree_map(jnp.asarray, args)
+    return {
+        "jax.jit(grad)": (lambda: jax.jit(jax.grad(lambda *a: rnn_loss(jax, jnp, *a), (0, 1))), dev),
+        "mg.jit(grad)": (lambda: mg.jit(mg.grad(lambda *a: rnn_loss(mg, mnp, *a), (0, 1))), dev),
+        "mg.grad eager": (lambda: mg.grad(lambda *a: rnn_loss(mg, mnp, *a), (0, 1)), args),
+    }
+
+
+def scan_tracing_times(lengths, repeats: int):
+    """make_jaxpr of grad of a scan RNN for each length: the body is traced once, whatever the length."""
+    rng = np.random.default_rng(0)
+    W, U, h0 = rng.standard_normal((4, 4)), rng.standard_normal((4, 4)), rng.standard_normal(4)
+    rows = []
+    for n in lengths:
+        xs = np.zeros((n, 4))
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            j = mg.make_jaxpr(mg.grad(lambda *a: rnn_loss(mg, mnp, *a), (0, 1)))(W, U, h0, xs)
+            times.append(time.perf_counter() - t)
+        rows.append({"length": n, "ms": statistics.median(times) * 1e3, "eqns": len(j.eqns)})
+    return rows
+
+
 def hessian_contenders(rng, n: int = 100):
     """The Hessian of a 100-input function (a quartic of tanh features), compiled."""
     A = rng.standard_normal((n, n)) / np.sqrt(n)
@@ -354,6 +393,12 @@ def main(argv=None):
         result["steps"] += bench_group("hessian of a 100-input function f64", hessian_contenders(rng),
                                        "jax.jit(hessian)", rounds, calls, compiles,
                                        pause=0.0 if args.quick else 0.2, x64=True)
+    if not args.only or args.only in "scan rnn":
+        result["steps"] += bench_group("scan RNN gradient, 100 steps f64", scan_rnn_contenders(rng),
+                                       "jax.jit(grad)", rounds, calls, compiles,
+                                       pause=0.0 if args.quick else 0.2, x64=True)
+        result["scan_tracing"] = scan_tracing_times((10, 100) if args.quick else (10, 1000, 10000),
+                                                    1 if args.quick else 5)
     if not args.only or args.only in "chain":
         ks, jax_ks = ((10, 40), (10,)) if args.quick else ((100, 1000, 4000), (100, 1000))
         result["tracing"] = tracing_times(ks, jax_ks, 1 if args.quick else 5)
@@ -388,6 +433,11 @@ def main(argv=None):
         t = {r["k"]: r["mg_ms"] for r in result["tracing"]}
         if 1000 in t and 4000 in t:
             print(f"growth 1000 -> 4000 ops: {t[4000] / t[1000]:.2f}x (linear would be 4x)")
+    if result.get("scan_tracing"):
+        print(f"\n| {'make_jaxpr(grad) of a scan RNN':34} | {'eqns':>10} | {'ms':>10} |")
+        print(f"|{'-' * 36}|{'-' * 12}|{'-' * 12}|")
+        for r in result["scan_tracing"]:
+            print(f"| {'length ' + str(r['length']):34} | {r['eqns']:10d} | {r['ms']:10.1f} |")
     with open(args.out, "w") as f:
         json.dump(result, f, indent=1)
     print(f"wrote {args.out}")

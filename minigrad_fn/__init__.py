@@ -24,6 +24,7 @@ from .numpy import UnsupportedError  # noqa: E402,F401
 from .compiler import Jitted, LoweringError, jit  # noqa: E402,F401
 from .checks import check_grads, check_rules  # noqa: E402,F401
 from .config import config  # noqa: E402,F401
+from . import lax  # noqa: E402,F401  (mg.lax.scan, as jax.lax.scan)
 from .custom import (checkpoint, checkpoint_policies, custom_jvp, custom_vjp, print_saved_residuals,  # noqa: E402,F401
                      remat, saved_residuals)
 from .graph import graph  # noqa: E402,F401
@@ -34,7 +35,7 @@ __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacre
            "custom_jvp", "custom_vjp", "checkpoint", "remat", "checkpoint_policies", "saved_residuals",
            "print_saved_residuals",
            "graph", "explain",
-           "numpy", "nn",
+           "numpy", "nn", "lax",
            "MinigradError", "ShapeError", "DTypeError", "TracerError", "ConcretizationError",
            "LeakedTracerError", "GradientLostError", "ArgumentError", "GradTypeError", "MissingRuleError",
            "UnsupportedError", "OpError", "NonFiniteError",
