@@ -67,6 +67,8 @@ class Explanation:
             return "-"
         if isinstance(x, str):
             return x
+        if isinstance(x, list):  # an equation with several outputs (a loop's carry and stacked values)
+            return "(" + ", ".join(self.fmt(v) for v in x) + ")"
         return fmt_value(x, self.digits, self.max_values)
 
     def _cells(self) -> list:
@@ -180,6 +182,8 @@ def _local_gradients(rec: Recording, eqn: Eqn) -> list:
         return [c if type(v) is Var and v.aval.shape == out.aval.shape else
                 ("summed over the broadcast axes" if c is not None else None)
                 for v, c in zip(eqn.invars, local)]
+    if out.aval.dtype.kind != "f":  # a comparison, an index: no gradient flows through it
+        return [None] * len(eqn.invars)
     text = display.local or _KIND_TEXT[display.kind]
     return [text if v in floats else None for v in eqn.invars]
 

@@ -113,3 +113,15 @@ def test_integer_operands_and_no_gradient_rows():
 def test_bad_arguments_raise_our_error():
     with pytest.raises(mg.ArgumentError):
         mg.explain(add_mul)("a", 1.0, 2.0)
+
+
+def test_programs_with_comparisons_and_control_flow_explain():
+    from minigrad_fn import lax
+
+    def f(x):
+        c, _ = lax.scan(lambda c, x: (c * x, c), 1.0, x)
+        return c + lax.cond(c > 0, lambda: 1.0, lambda: 2.0) + mnp.sum(x * (x > 0))
+    x = np.array([1.0, 2.0, 3.0])
+    text = str(mg.explain(f)(x))
+    assert "scan" in text and "cond" in text and "gt" in text
+    np.testing.assert_allclose(mg.explain(f)(x).inputs[0].grad, mg.grad(f)(x))
