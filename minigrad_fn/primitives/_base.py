@@ -269,3 +269,42 @@ def unit_rule(unit, commutative: bool = True, float_unit: float | None = None) -
                 return keep
         return None
     return rule
+
+
+# ---------------------------------------------------------------------------------------------
+# Example generators: `rules["example"](s) -> (operands, params)`, `s` a minigrad_fn.checks.Sampler, so that
+# `p.bind(*operands, **params)` is valid (check_rules draws them). A value domain `values(s, shape)` keeps
+# the derivatives smooth at the sample (log's operand positive, a denominator away from 0).
+
+def uniform(low: float = -2.0, high: float = 2.0) -> Callable:
+    """Example values: float64, uniform in [low, high)."""
+    return lambda s, shape: s.floats(shape, low, high)
+
+
+def nonzero(low: float = 0.5, high: float = 2.0) -> Callable:
+    """Example values: float64 magnitudes uniform in [low, high) with random signs (denominators, abs)."""
+    return lambda s, shape: np.asarray(np.where(s.rng.random(shape) < 0.5, -1.0, 1.0) * s.floats(shape, low, high))
+
+
+def bool_values(s, shape) -> np.ndarray:
+    """Example values: bool, each True with probability 1/2."""
+    return np.asarray(s.rng.random(shape) < 0.5)
+
+
+def array_example(params: Callable | None = None, values: Callable = uniform(), min_dims: int = 0,
+                  max_side: int = 4) -> Callable:
+    """An example generator: one operand x of a drawn shape (min_dims to 3 axes) from `values`, and the
+    parameters `params(s, x)` (none when None)."""
+    def example(s):
+        x = values(s, s.shape(min_dims, max_side=max_side))
+        return [x], {} if params is None else params(s, x)
+    return example
+
+
+def broadcast_example(*values: Callable) -> Callable:
+    """An example generator: one operand per value domain, of numpy-broadcastable shapes (one has the drawn
+    shape, the others shapes broadcastable to it)."""
+    def example(s):
+        shape, full = s.shape(), s.integers(0, len(values))
+        return [v(s, shape if i == full else s.broadcastable(shape)) for i, v in enumerate(values)], {}
+    return example

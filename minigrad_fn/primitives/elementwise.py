@@ -16,8 +16,9 @@ import numpy as np
 
 from tracing import DTypeError, ShapedArray
 
-from ._base import (Display, broadcast_all, broadcast_shapes, jnp, lax, lax_op, primitive, require_float,
-                    same_dtype, scalar, show_param, unit_rule)
+from ._base import (Display, array_example, bool_values, broadcast_all, broadcast_example, broadcast_shapes, jnp,
+                    lax, lax_op, nonzero, primitive, require_float, same_dtype, scalar, show_param, uniform,
+                    unit_rule)
 from ._transforms import broadcasting_batch, linear_jvp, local_jvp, zero_jvp
 from .reductions import reduce_sum
 from .shape import reshape
@@ -99,9 +100,11 @@ def unbroadcast(g, shape: tuple):
 
 
 # ---- unary, float -------------------------------------------------------------------------------
-def _unop(name, impl, local, float_only=True, lower=None, reads=None, reads_ans=None, **display):
+def _unop(name, impl, local, float_only=True, lower=None, reads=None, reads_ans=None, values=uniform(),
+          **display):
     """A unary elementwise primitive from its local rule `local(t, ans, x)` (t times f'(x)): its VJP rule as
-    it is (no broadcasting to undo) and its JVP's; None: piecewise constant, no gradient and no tangent."""
+    it is (no broadcasting to undo) and its JVP's; None: piecewise constant, no gradient and no tangent.
+    `values`: the domain its examples draw from (see _base.array_example)."""
     rule = (_float_unary_rule if float_only else _unary_rule)(name)
     # a diagonal Jacobian; the piecewise-constant ones (no local rule) have no local gradient to show
     display = Display(kind="elementwise" if local is not None else "other", **display)
@@ -109,6 +112,7 @@ def _unop(name, impl, local, float_only=True, lower=None, reads=None, reads_ans=
                   reads=reads, reads_ans=reads_ans, display=display)
     p.rules["jvp"] = zero_jvp(p) if local is None else local_jvp(p, [local])
     p.rules["batch"] = broadcasting_batch(p)
+    p.rules["example"] = array_example(values=values)
     return p
 
 
@@ -120,23 +124,26 @@ def _neg_of_neg(eqn, ctx):
 neg_p = _unop("neg", np.negative, lambda t, ans, x: neg(t), float_only=False, reads=())
 neg_p.rules["simplify"] = _neg_of_neg
 exp_p = _unop("exp", np.exp, lambda t, ans, x: mul(t, ans), reads=(), reads_ans=True)
-log_p = _unop("log", np.log, lambda t, ans, x: div(t, x), reads=(0,))
-log1p_p = _unop("log1p", np.log1p, lambda t, ans, x: div(t, add(x, scalar(1, x))), reads=(0,))
+log_p = _unop("log", np.log, lambda t, ans, x: div(t, x), reads=(0,), values=uniform(0.1, 3))
+log1p_p = _unop("log1p", np.log1p, lambda t, ans, x: div(t, add(x, scalar(1, x))), reads=(0,),
+                values=uniform(-0.5, 2))
 expm1_p = _unop("expm1", np.expm1, lambda t, ans, x: mul(t, add(ans, scalar(1, ans))),
                 reads=(), reads_ans=True)
 sin_p = _unop("sin", np.sin, lambda t, ans, x: mul(t, cos(x)), reads=(0,))
 cos_p = _unop("cos", np.cos, lambda t, ans, x: neg(mul(t, sin(x))), reads=(0,))
 tan_p = _unop("tan", np.tan, lambda t, ans, x: mul(t, add(scalar(1, ans), mul(ans, ans))),
-              reads=(), reads_ans=True)
+              reads=(), reads_ans=True, values=uniform(-1.2, 1.2))  # away from the poles at +-pi/2
 tanh_p = _unop("tanh", np.tanh, lambda t, ans, x: mul(t, sub(scalar(1, ans), mul(ans, ans))),
                reads=(), reads_ans=True)
 logistic_p = _unop("logistic", lambda x: _logistic_impl(x),
                    lambda t, ans, x: mul(t, mul(ans, sub(scalar(1, ans), ans))), reads=(), reads_ans=True,
                    short="sigmoid", pattern="sigmoid gate: local gradient (1 - s) s")
-sqrt_p = _unop("sqrt", np.sqrt, lambda t, ans, x: div(t, mul(scalar(2, ans), ans)), reads=(), reads_ans=True)
+sqrt_p = _unop("sqrt", np.sqrt, lambda t, ans, x: div(t, mul(scalar(2, ans), ans)), reads=(), reads_ans=True,
+               values=uniform(0.1, 3))
 # abs'(0) = 1, as lax.abs: the local rule is select(x >= 0, t, -t)
 abs_p = _unop("abs", np.abs, lambda t, ans, x: select(ge(x, scalar(0, x)), t, neg(t)),
-              float_only=False, reads=(0,),  # unsigned and bool: the identity, as numpy (lax.abs refuses them)
+              float_only=False, reads=(0,), values=nonzero(0.05),  # away from the kink at 0
+              # unsigned and bool: the identity, as numpy (lax.abs refuses them)
               lower=lambda x: x if x.dtype.kind in "ub" else lax.abs(x))
 # piecewise constant: the gradient and the tangent are zero almost everywhere, as in JAX
 sign_p = _unop("sign", np.sign, None, float_only=False,  # sign(-0.0) is +0.0 in numpy, -0.0 in lax
@@ -216,13 +223,23 @@ integer_pow_p = primitive("integer_pow", _integer_pow_rule, _integer_pow_impl, [
 integer_pow_p.rules["jvp"] = local_jvp(integer_pow_p, [_integer_pow_local])
 integer_pow_p.rules["batch"] = broadcasting_batch(integer_pow_p)
 integer_pow_p.rules["simplify"] = lambda eqn, ctx: eqn.invars[0] if eqn.params["y"] == 1 else None
+
+
+def _integer_pow_example(s):
+    y = s.integers(-2, 4)  # a negative power's base away from 0
+    return [(nonzero() if y < 0 else uniform())(s, s.shape())], {"y": y}
+
+
+integer_pow_p.rules["example"] = _integer_pow_example
 def integer_pow(x, y: int): return integer_pow_p.bind(x, y=int(y))
 
 
 # ---- binary arithmetic -----------------------------------------------------------------------------
-def _binop(name, impl, local_x, local_y, lower=None, reads=None, reads_ans=None, pattern=""):
+def _binop(name, impl, local_x, local_y, lower=None, reads=None, reads_ans=None, pattern="",
+           values=(uniform(), uniform())):
     """A binary elementwise primitive from its local rules `local(t, ans, x, y)` (t times d ans / d x, and
-    d ans / d y): the VJP sums each back to its operand's shape; the JVP broadcasts and adds them."""
+    d ans / d y): the VJP sums each back to its operand's shape; the JVP broadcasts and adds them.
+    `values`: the domains of x and y its examples draw from (see _base.broadcast_example)."""
     def unbroadcasting(rule, i):
         return lambda g, ans, x, y: unbroadcast(rule(g, ans, x, y), (x, y)[i].shape)
     p = primitive(name, _binary_rule(name), impl, [unbroadcasting(local_x, 0), unbroadcasting(local_y, 1)],
@@ -230,6 +247,7 @@ def _binop(name, impl, local_x, local_y, lower=None, reads=None, reads_ans=None,
                   display=Display(kind="elementwise", pattern=pattern))
     p.rules["jvp"] = local_jvp(p, [local_x, local_y])
     p.rules["batch"] = broadcasting_batch(p)
+    p.rules["example"] = broadcast_example(*values)
     return p
 
 
@@ -318,8 +336,10 @@ mul_p = _binop("mul", np.multiply, lambda t, ans, x, y: mul(t, y), lambda t, ans
                lower=_bool_as("mul", "bitwise_and"), reads=(0, 1),
                pattern="mul switches: each input gets upstream x the other input")
 div_p = _binop("div", lambda x, y: _div_impl(x, y), lambda t, ans, x, y: div(t, y),
-               lambda t, ans, x, y: neg(mul(t, div(ans, y))), reads=(1,), reads_ans=True)
-pow_p = _binop("pow", np.power, _pow_dx, _pow_dy, lambda x, y: _pow_lower(x, y), reads=(0, 1), reads_ans=True)
+               lambda t, ans, x, y: neg(mul(t, div(ans, y))), reads=(1,), reads_ans=True,
+               values=(uniform(), nonzero()))
+pow_p = _binop("pow", np.power, _pow_dx, _pow_dy, lambda x, y: _pow_lower(x, y), reads=(0, 1), reads_ans=True,
+               values=(uniform(0.5, 2), uniform()))  # a positive base: x ** y is smooth in both
 max_p = _binop("max", np.maximum, _max_rule(0, 1), _max_rule(1, 0), reads=(0, 1), reads_ans=True,
                pattern="max routes: all of the gradient to the larger input, none to the other")
 min_p = _binop("min", np.minimum, _max_rule(0, 1), _max_rule(1, 0), reads=(0, 1), reads_ans=True,
@@ -402,9 +422,11 @@ floordiv_p = primitive("floordiv", _binary_rule("floordiv"), _quiet(np.floor_div
                        lambda x, y: _lax_divmod(x, y)[0], display=Display("//"))
 floordiv_p.rules["jvp"] = zero_jvp(floordiv_p)  # piecewise constant, as floor
 floordiv_p.rules["batch"] = broadcasting_batch(floordiv_p)
+# uniform values: x / y is an integer (where both jump) with probability 0
+floordiv_p.rules["example"] = broadcast_example(uniform(-3, 3), nonzero())
 mod_p = _binop("mod", _quiet(np.remainder), lambda t, ans, x, y: t,
                lambda t, ans, x, y: neg(mul(t, floordiv(x, y))), lower=lambda x, y: _lax_divmod(x, y)[1],
-               reads=(0, 1), reads_ans=False)
+               reads=(0, 1), reads_ans=False, values=(uniform(-3, 3), nonzero()))
 def floordiv(x, y): return floordiv_p.bind(x, y)
 def mod(x, y): return mod_p.bind(x, y)
 
@@ -418,8 +440,15 @@ def _no_tangent(p):
     return p
 
 
+def _ties(s, shape):
+    """Example values for comparisons: floats in {-1, 0, 1}, so that some are equal."""
+    return s.integers(-1, 2, shape).astype(np.float64)
+
+
 def _cmp(name, impl):
-    return _no_tangent(primitive(name, _compare_rule(name), impl, [None, None], lax_op(name), display=Display()))
+    p = _no_tangent(primitive(name, _compare_rule(name), impl, [None, None], lax_op(name), display=Display()))
+    p.rules["example"] = broadcast_example(_ties, _ties)
+    return p
 
 
 eq_p = _cmp("eq", np.equal)
@@ -451,6 +480,8 @@ or_p = _no_tangent(primitive("or", _logic_rule("or"), np.logical_or, [None, None
                              display=Display()))
 not_p = _no_tangent(primitive("not", _logic_rule("not"), np.logical_not, [None], _logic_lower("bitwise_not"),
                               display=Display()))
+and_p.rules["example"] = or_p.rules["example"] = broadcast_example(bool_values, bool_values)
+not_p.rules["example"] = array_example(values=bool_values)
 
 
 def eq(x, y): return eq_p.bind(x, y)
@@ -490,6 +521,7 @@ select_p = primitive("select", _select_rule, np.where, [
 select_p.rules["simplify"] = _known_select
 select_p.rules["jvp"] = linear_jvp(select_p, linear=(1, 2))  # linear in the branches, constant in the predicate
 select_p.rules["batch"] = broadcasting_batch(select_p)
+select_p.rules["example"] = broadcast_example(bool_values, uniform(), uniform())
 def select(pred, on_true, on_false): return select_p.bind(pred, on_true, on_false)
 
 
@@ -524,6 +556,17 @@ convert_element_type_p.rules["jvp"] = local_jvp(convert_element_type_p, [_conver
 convert_element_type_p.rules["batch"] = broadcasting_batch(convert_element_type_p)
 
 
+def _convert_example(s):
+    # float64 to float64, int32 or bool, and int32 or bool to float64; not float32, whose rounding would
+    # swamp check_rules' finite differences (eps 1e-6, computed in the operand's or the result's dtype)
+    src, dst = s.choice([(np.float64, np.float64), (np.float64, np.int32), (np.float64, bool),
+                         (np.int32, np.float64), (bool, np.float64)])
+    return [s.floats(s.shape(), -3, 3).astype(src)], {"new_dtype": np.dtype(dst)}
+
+
+convert_element_type_p.rules["example"] = _convert_example
+
+
 def convert_element_type(x, new_dtype):
     new_dtype = np.dtype(new_dtype)
     if x.dtype == new_dtype:
@@ -533,4 +576,7 @@ def convert_element_type(x, new_dtype):
 
 stop_gradient_p = _no_tangent(primitive("stop_gradient", _unary_rule("stop_gradient"), lambda x: x, [None],
                                         lax_op("stop_gradient"), display=Display(local="0: nothing flows back")))
+# integer operands: finite differences of the implementation (the identity) see through stop_gradient, as
+# they do in JAX, so for a float operand check_rules would compare its zero gradient with 1
+stop_gradient_p.rules["example"] = array_example(values=lambda s, shape: s.integers(-3, 4, shape))
 def stop_gradient(x): return stop_gradient_p.bind(x)

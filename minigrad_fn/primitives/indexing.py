@@ -125,6 +125,18 @@ gather_p.rules["batch"] = _gather_batch
 gather_p.rules["simplify"] = _check_known_indices
 
 
+def _index_example(s):
+    """An operand and indices of shape batch + (k,), int32 or int64, in -m..m-1 for m the shortest indexed
+    axis: check_rules' batching check permutes their values, which keeps them in range."""
+    x = s.floats(s.shape(1))
+    k = s.integers(1, x.ndim + 1)
+    m = min(x.shape[:k])
+    return x, s.integers(-m, m, s.shape(0, 2) + (k,)).astype(s.choice([np.int32, np.int64]))
+
+
+gather_p.rules["example"] = lambda s: (list(_index_example(s)), {})
+
+
 def _scatter_rule(operand, idx, updates):
     _check_idx("scatter_add", operand, idx)
     k = idx.shape[-1]
@@ -178,3 +190,11 @@ def _scatter_batch(args, dims):
 scatter_add_p.rules["jvp"] = linear_jvp(scatter_add_p, linear=(0, 2))
 scatter_add_p.rules["batch"] = _scatter_batch
 scatter_add_p.rules["simplify"] = _check_known_indices
+
+
+def _scatter_example(s):
+    x, idx = _index_example(s)
+    return [x, idx, s.floats(idx.shape[:-1] + x.shape[idx.shape[-1]:])], {}
+
+
+scatter_add_p.rules["example"] = _scatter_example

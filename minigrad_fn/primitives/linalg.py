@@ -156,6 +156,25 @@ dot_general_p.rules["jvp"] = _dot_jvp
 dot_general_p.rules["batch"] = _dot_batch
 
 
+def _dot_example(s):
+    # batch, contracting and free axes (at most 4 in all) at drawn positions in each operand
+    nb, nc = s.integers(0, 3), s.integers(0, 3)
+    b, c = [s.integers(1, 4) for _ in range(nb)], [s.integers(1, 4) for _ in range(nc)]
+
+    def place():
+        sides = b + c + [s.integers(1, 4) for _ in range(s.integers(0, 5 - max(2, nb + nc)))]
+        pos = s.permutation(len(sides))
+        shape = [0] * len(sides)
+        for side, p in zip(sides, pos):
+            shape[p] = side
+        return s.floats(tuple(shape)), pos[:nb], pos[nb:nb + nc]
+    (x, xb, xc), (y, yb, yc) = place(), place()
+    return [x, y], {"dimension_numbers": ((xc, yc), (xb, yb))}
+
+
+dot_general_p.rules["example"] = _dot_example
+
+
 def dot_general(x, y, dimension_numbers):
     (xc, yc), (xb, yb) = dimension_numbers
     dn = ((tuple(int(i) for i in xc), tuple(int(i) for i in yc)),

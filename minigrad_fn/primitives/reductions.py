@@ -9,7 +9,8 @@ import numpy as np
 
 from tracing import DTypeError, ShapedArray, ShapeError
 
-from ._base import Display, check_axes, jnp, lax_fn, later_family, primitive, scalar, show_param
+from ._base import (Display, array_example, check_axes, jnp, lax_fn, later_family, nonzero, primitive, scalar,
+                    show_param)
 from ._transforms import linear_jvp, reducer_batch, zero_jvp
 from .shape import broadcast_in_dim, reshape, transpose
 
@@ -111,6 +112,10 @@ def _shown(short, local="", pattern=""):
     return Display(short, show_param("axes"), local=local, pattern=pattern)
 
 
+def _axes(s, x):
+    return {"axes": s.axes(x.ndim)}  # none to all
+
+
 reduce_sum_p = primitive("reduce_sum", _reduce_rule("reduce_sum"), _sum_impl, [_sum_vjp],
                          lambda x, *, axes: jnp.sum(x, axis=axes, dtype=x.dtype), reads=(),
                          display=_shown("sum", "1 for every entry: g broadcast back"))
@@ -133,6 +138,9 @@ reduce_prod_p = primitive("reduce_prod", _reduce_rule("reduce_prod"), _prod_impl
                           display=_shown("prod"))
 reduce_prod_p.rules["jvp"] = _prod_jvp
 reduce_prod_p.rules["batch"] = reducer_batch(reduce_prod_p, "axes")
+# uniform values: ties (where max and min are not differentiable) have probability 0
+reduce_sum_p.rules["example"] = reduce_max_p.rules["example"] = reduce_min_p.rules["example"] = array_example(_axes)
+reduce_prod_p.rules["example"] = array_example(_axes, nonzero(0.5, 1.5))  # no zeros
 
 
 def reduce_sum(x, axes): return reduce_sum_p.bind(x, axes=tuple(axes))
@@ -165,6 +173,10 @@ argmin_p.rules["jvp"] = zero_jvp(argmin_p)
 argmin_p.rules["batch"] = reducer_batch(argmin_p, "axis")
 
 
+argmax_p.rules["example"] = argmin_p.rules["example"] = array_example(lambda s, x: {
+    "axis": s.integers(0, x.ndim), "index_dtype": np.dtype(s.choice([np.int32, np.int64]))}, min_dims=1)
+
+
 def argmax(x, axis: int, index_dtype=np.int64):
     return argmax_p.bind(x, axis=axis, index_dtype=np.dtype(index_dtype))
 
@@ -193,4 +205,6 @@ cumsum_p = primitive("cumsum", _cumsum_rule, _cumsum_impl,
                                                local="1 for every later entry: g summed from the end"))
 cumsum_p.rules["jvp"] = linear_jvp(cumsum_p)
 cumsum_p.rules["batch"] = reducer_batch(cumsum_p, "axis")
+cumsum_p.rules["example"] = array_example(lambda s, x: {"axis": s.integers(0, x.ndim), "reverse": s.boolean()},
+                                          min_dims=1)
 def cumsum(x, axis: int, reverse: bool = False): return cumsum_p.bind(x, axis=axis, reverse=bool(reverse))

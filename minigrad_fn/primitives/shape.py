@@ -13,8 +13,8 @@ import numpy as np
 
 from tracing import ShapedArray, ShapeError, aval_of
 
-from ._base import (Display, check_axes, fmt_shapes, jnp, lax, lax_fn, later_family, primitive, same_dtype,
-                    show_out_shape, show_param)
+from ._base import (Display, array_example, check_axes, fmt_shapes, jnp, lax, lax_fn, later_family, primitive,
+                    same_dtype, show_out_shape, show_param)
 from ._transforms import batch_size, broadcast_batch, linear_jvp, moveaxis, reducer_batch, zero_jvp
 
 R = later_family("reductions")  # broadcast_in_dim's VJP rule sums (reductions imports this module)
@@ -75,6 +75,16 @@ broadcast_in_dim_p.rules["jvp"] = linear_jvp(broadcast_in_dim_p)
 broadcast_in_dim_p.rules["batch"] = _bid_batch
 
 
+def _bid_example(s):
+    shape = s.shape()
+    dims = s.axes(len(shape))
+    x = s.floats(tuple(1 if s.boolean() else shape[d] for d in dims))
+    return [x], {"shape": shape, "broadcast_dimensions": dims}
+
+
+broadcast_in_dim_p.rules["example"] = _bid_example
+
+
 def broadcast_in_dim(x, shape, broadcast_dimensions):
     shape, bd = tuple(shape), tuple(broadcast_dimensions)
     if x.shape == shape and bd == tuple(range(len(shape))):
@@ -124,6 +134,22 @@ reshape_p.rules["jvp"] = linear_jvp(reshape_p)
 reshape_p.rules["batch"] = _reshape_batch
 
 
+def _reshape_params(s, x):
+    # the sides in a drawn order, some neighbours merged, maybe a 1 inserted
+    new = []
+    for i in s.permutation(x.ndim):
+        if new and s.boolean():
+            new[-1] *= x.shape[i]
+        else:
+            new.append(x.shape[i])
+    if s.boolean():
+        new.insert(s.integers(0, len(new) + 1), 1)
+    return {"new_sizes": tuple(new)}
+
+
+reshape_p.rules["example"] = array_example(_reshape_params)
+
+
 def reshape(x, new_sizes):
     new_sizes = tuple(int(d) for d in new_sizes)
     if x.shape == new_sizes:
@@ -168,6 +194,7 @@ def _transpose_batch(args, dims, *, permutation):
 
 transpose_p.rules["jvp"] = linear_jvp(transpose_p)
 transpose_p.rules["batch"] = _transpose_batch
+transpose_p.rules["example"] = array_example(lambda s, x: {"permutation": s.permutation(x.ndim)})
 
 
 def transpose(x, permutation):
@@ -193,6 +220,15 @@ squeeze_p = primitive("squeeze", _squeeze_rule, lambda x, *, dimensions: np.sque
 squeeze_p.rules["jvp"] = linear_jvp(squeeze_p)
 # the squeezed axes renumbered around the batch axis, which stays (less the squeezed axes before it)
 squeeze_p.rules["batch"] = reducer_batch(squeeze_p, "dimensions")
+
+
+def _squeeze_example(s):
+    shape = list(s.shape(1))
+    dims = s.axes(len(shape), 1)
+    return [s.floats(tuple(1 if i in dims else d for i, d in enumerate(shape)))], {"dimensions": dims}
+
+
+squeeze_p.rules["example"] = _squeeze_example
 
 
 def squeeze(x, dimensions):
@@ -261,6 +297,18 @@ concatenate_p.rules["jvp"] = linear_jvp(concatenate_p)
 concatenate_p.rules["batch"] = _concat_batch
 
 
+def _concat_example(s):
+    shape = list(s.shape(1))
+    dim, xs = s.integers(0, len(shape)), []
+    for _ in range(s.integers(1, 4)):
+        shape[dim] = s.integers(1, 4)
+        xs.append(s.floats(tuple(shape)))
+    return xs, {"dimension": dim}
+
+
+concatenate_p.rules["example"] = _concat_example
+
+
 def concatenate(xs, dimension: int):
     xs = list(xs)
     return xs[0] if len(xs) == 1 else concatenate_p.bind(*xs, dimension=int(dimension))
@@ -317,6 +365,15 @@ slice_p.rules["jvp"] = linear_jvp(slice_p)
 slice_p.rules["batch"] = _slice_batch
 
 
+def _slice_params(s, x):
+    start = tuple(s.integers(0, d + 1) for d in x.shape)
+    limit = tuple(s.integers(b, d + 1) for b, d in zip(start, x.shape))  # empty slices too
+    return {"start_indices": start, "limit_indices": limit, "strides": tuple(s.integers(1, 4) for _ in start)}
+
+
+slice_p.rules["example"] = array_example(_slice_params, max_side=5)
+
+
 def slice_(x, start_indices, limit_indices, strides=None):
     start_indices = tuple(int(i) for i in start_indices)
     limit_indices = tuple(int(i) for i in limit_indices)
@@ -361,6 +418,8 @@ def _pad_batch(args, dims, *, padding_config):
 
 pad_p.rules["jvp"] = linear_jvp(pad_p)
 pad_p.rules["batch"] = _pad_batch
+pad_p.rules["example"] = array_example(lambda s, x: {"padding_config": tuple(
+    (s.integers(0, 3), s.integers(0, 3), s.integers(0, 3)) for _ in x.shape)})
 
 
 def pad(x, padding_config):
@@ -380,6 +439,7 @@ rev_p = primitive("rev", _rev_rule, lambda x, *, dimensions: np.flip(x, dimensio
 rev_p.rules["jvp"] = linear_jvp(rev_p)
 # the reversed axes renumbered around the batch axis, which stays where it is
 rev_p.rules["batch"] = reducer_batch(rev_p, "dimensions")
+rev_p.rules["example"] = array_example(lambda s, x: {"dimensions": s.axes(x.ndim)})
 
 
 def rev(x, dimensions):
@@ -400,6 +460,15 @@ iota_p = primitive("iota", lambda *, dtype, shape, dimension: ShapedArray(tuple(
 # (were it reached) the same value for every example.
 iota_p.rules["jvp"] = zero_jvp(iota_p)
 iota_p.rules["batch"] = lambda args, dims, **params: ([iota_p.bind(**params)], [None])
+
+
+def _iota_example(s):
+    shape = s.shape(1)
+    return [], {"dtype": np.dtype(s.choice([np.int32, np.int64, np.float64])), "shape": shape,
+                "dimension": s.integers(0, len(shape))}
+
+
+iota_p.rules["example"] = _iota_example
 
 
 def iota(dtype, shape, dimension: int = 0):
