@@ -45,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--backend", choices=BACKENDS, default="xla", help="xla (jax.jit) or numpy (the interpreter)")
     train.add_argument("--out", default="runs/train", help="folder for loss.png and summary.json (default runs/train)")
     train.add_argument("--check", action="store_true", help="cross-check the first batch's gradients with check_grads")
+    train.add_argument("--fused-epoch", action="store_true",
+                       help="run each epoch as one jitted program: a lax.scan over its minibatches (same results)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     for name, what in (("graph", "draw a function's computational graph with values and gradients"),
@@ -108,7 +110,7 @@ def _train(args) -> int:
     _check_writable_dir(args.out)
     config = Config(data=args.data, hidden=args.hidden, activation=args.activation, lr=args.lr, epochs=args.epochs,
                     batch_size=args.batch_size, reg=args.reg, seed=args.seed, backend=args.backend, out=args.out,
-                    check=args.check)
+                    check=args.check, fused_epoch=args.fused_epoch)
     try:
         train(config, progress=not args.no_progress)
     except ImportError as e:

@@ -15,7 +15,8 @@ NOTEBOOKS = sorted(glob.glob(os.path.join(os.path.dirname(os.path.dirname(os.pat
 def test_the_notebooks_are_there():
     names = [os.path.basename(p) for p in NOTEBOOKS]
     assert names == ["01_computational_graphs.ipynb", "02_vectorized.ipynb", "03_two_layer_net.ipynb",
-                     "04_under_the_hood.ipynb", "05_jacobians_and_batching.ipynb", "07_debugging.ipynb"]
+                     "04_under_the_hood.ipynb", "05_jacobians_and_batching.ipynb", "06_control_flow.ipynb",
+                     "07_debugging.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import minigrad_fn as mg
+from tracing import subjaxprs
 from minigrad_fn import train as T
 from minigrad_fn.__main__ import main
 
@@ -66,6 +67,46 @@ def test_numpy_backend_trains_like_xla(tmp_path):
     a = T.train(T.Config(out=str(tmp_path / "xla"), **kw), progress=False, print_fn=lambda *a: None)
     b = T.train(T.Config(out=str(tmp_path / "np"), backend="numpy", **kw), progress=False, print_fn=lambda *a: None)
     assert np.allclose(a["history"]["step_loss"], b["history"]["step_loss"], rtol=1e-3)
+
+
+@pytest.mark.parametrize("backend", T.BACKENDS)
+def test_fused_epoch_trains_like_the_step_loop(tmp_path, backend):
+    """One compiled scan per epoch takes the same steps on the same batches as one jitted call per step
+    (240 spiral points in batches of 32: 7 steps, the last 16 points dropped in both)."""
+    kw = dict(data="spiral", epochs=6, hidden=16, seed=1, backend=backend)
+    quiet = dict(progress=False, print_fn=lambda *a: None)
+    a = T.train(T.Config(out=str(tmp_path / "steps"), **kw), **quiet)
+    b = T.train(T.Config(out=str(tmp_path / "fused"), fused_epoch=True, **kw), **quiet)
+    assert a["steps"] == b["steps"] == 6 * (240 // 32)
+    assert np.allclose(a["history"]["step_loss"], b["history"]["step_loss"], rtol=1e-5)
+    assert np.isclose(a["final_loss"], b["final_loss"], rtol=1e-5)
+    assert a["train_accuracy"] == b["train_accuracy"] and a["test_accuracy"] == b["test_accuracy"]
+    saved = json.loads((tmp_path / "fused" / "summary.json").read_text())
+    assert saved["fused_epoch"] is True and a["fused_epoch"] is False
+    assert len(saved["epoch_seconds"]) == 6 and (tmp_path / "fused" / "loss.png").exists()
+
+
+def test_cli_fused_epoch(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--data", "spiral", "--epochs", "2", "--fused-epoch", "--no-progress", "--out", str(out)]
+    assert main(args) == 0
+    assert "one compiled program per epoch" in capsys.readouterr().out
+    assert json.loads((out / "summary.json").read_text())["config"]["fused_epoch"] is True
+
+
+def test_fused_epoch_is_one_scan_over_the_batches():
+    X, y, _, _ = T.load_data("spiral")
+    Xb, yb = T.epoch_batches(X, y, np.random.default_rng(0).permutation(len(X)), 32)
+    assert Xb.shape == (len(X) // 32, 32, 2) and yb.shape == (len(X) // 32, 32)
+    params = T.init_params(2, 8, 3)
+    jaxpr = mg.make_jaxpr(T.make_epoch("relu", 1.0, 1e-4))(params, Xb, yb)
+    (call,) = jaxpr.eqns  # the jit call, holding the epoch's program
+    (_, body), = subjaxprs(call)
+    scans = [e for e in body.eqns if e.prim.name == "scan"]
+    assert len(scans) == 1 and scans[0].params["length"] == len(X) // 32
+    assert not any(e.prim.name == "dot_general" for e in body.eqns)  # the step is inside the scan's body, once
+    (_, step), = subjaxprs(scans[0])
+    assert sum(e.prim.name == "dot_general" for e in step.eqns) == 5  # 2 forward, 3 backward (dX1 unused)
 
 
 def test_spiral_run(tmp_path):
