@@ -272,6 +272,27 @@ def scan_tracing_times(lengths, repeats: int):
     return rows
 
 
+def epoch_contenders(rng):
+    """One epoch of the lecture net on the digits (44 steps of 32): a jitted step called per batch, against
+    the whole epoch as one jitted scan (train --fused-epoch)."""
+    from minigrad_fn import train as T
+    X, y, _, _ = T.load_data("digits")
+    params = T.init_params(X.shape[1], 64, 10)
+    order = np.random.default_rng(0).permutation(len(X))
+    Xb, yb = T.epoch_batches(X, y, order, 32)
+
+    def per_step(step):
+        def run(params, Xb, yb):
+            for i in range(len(Xb)):
+                params, _ = step(params, Xb[i], yb[i])
+            return params
+        return run
+    return {
+        "fused epoch (scan)": (lambda: T.make_epoch("relu", 0.1, 1e-4), (params, Xb, yb)),
+        "jit step per batch": (lambda: per_step(T.make_step("relu", 0.1, 1e-4)), (params, Xb, yb)),
+    }
+
+
 def hessian_contenders(rng, n: int = 100):
     """The Hessian of a 100-input function (a quartic of tanh features), compiled."""
     A = rng.standard_normal((n, n)) / np.sqrt(n)
@@ -397,6 +418,9 @@ def main(argv=None):
         result["steps"] += bench_group("scan RNN gradient, 100 steps f64", scan_rnn_contenders(rng),
                                        "jax.jit(grad)", rounds, calls, compiles,
                                        pause=0.0 if args.quick else 0.2, x64=True)
+        result["steps"] += bench_group("training epoch, digits, 44 steps", epoch_contenders(rng),
+                                       "fused epoch (scan)", rounds, max(1, calls // 4), compiles,
+                                       pause=0.0 if args.quick else 0.2)
         result["scan_tracing"] = scan_tracing_times((10, 100) if args.quick else (10, 1000, 10000),
                                                     1 if args.quick else 5)
     if not args.only or args.only in "chain":
