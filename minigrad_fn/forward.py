@@ -205,6 +205,14 @@ def linearize(fun: Callable, *primals):
                        else _zeros_like(o.primal if isinstance(o, Tracer) and o._trace is trace else o)
                        for o in out_leaves]
         closed = optimize(staged.to_jaxpr(tangent_out))
+        # a call (jit, a loop) with known primals and unknown tangents is recorded whole, its primal outputs
+        # too: they do not depend on the tangents, so the recorded program at zero tangents gives them
+        unknown = [i for i, o in enumerate(primal_out) if isinstance(o, Tracer) and o._trace is staged]
+        if unknown:
+            known = optimize(staged.to_jaxpr([primal_out[i] for i in unknown]))
+            zeros = [np.zeros(v.aval.shape, v.aval.dtype) for v in known.jaxpr.invars]
+            for i, v in zip(unknown, eval_jaxpr(known.jaxpr, known.consts, zeros)):
+                primal_out[i] = v
     # the tangent program's constants are snapshots: mutating the caller's arrays later changes nothing
     closed = ClosedJaxpr(closed.jaxpr, [np.array(c) if isinstance(c, np.ndarray) else c for c in closed.consts])
     floats = [t is not None for t in t_in]

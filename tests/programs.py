@@ -8,7 +8,9 @@ fractional powers, clip) and binary operations with numpy broadcasting (+ - * /,
 where with a comparison), reductions with axis and keepdims (sum, mean, max, min, prod, var/std, cumsum),
 reshapes, transposes, expand_dims/squeeze, concatenate/stack, flip, basic slicing (negative starts and
 steps, None, ...), integer-array indexing (negative and repeated indices, several arrays, mixed with slices,
-ints and None, take), and products (`@`, matmul, dot, einsum of 2 operands, tensordot, outer, batched matmul).
+ints and None, take), products (`@`, matmul, dot, einsum of 2 operands, tensordot, outer, batched matmul),
+and control flow (`lax.scan` over a node's leading axis, its carry or its stacked values; `lax.cond` on the
+sign of a node's sum, never near 0; `lax.fori_loop` of 0-3 steps).
 The program ends in a float scalar (a weighted sum of sums and means of some nodes), so `grad` applies,
 and can also return several of its nodes (`run_all`) for jit checks.
 
@@ -24,7 +26,7 @@ A program is its source code: `repr(program)` prints a self-contained Python sni
 once against an array module `xp`, and the code that makes its inputs), which is exactly what `run`
 executes, so a failing example pastes straight into a named regression test:
 
-    def f(xp, nn, x0, x1):
+    def f(xp, nn, lax, x0, x1):
         v2 = xp.tanh(x0)
         v3 = v2 @ x1
         ...
@@ -34,7 +36,8 @@ A hand-written (or pasted) program is `FunctionProgram(f, inputs)`, with the sam
 
 `program.run(xp, *inputs)` returns the scalar loss, `program.run_all(xp, *inputs)` returns
 `(loss, (node, ...))`; `xp` is `numpy`, `minigrad_fn.numpy` or `jax.numpy` (`nn` is bound to
-`minigrad_fn.nn` / `jax.nn` / a numpy sigmoid to match).
+`minigrad_fn.nn` / `jax.nn` / a numpy sigmoid to match, `lax` to `minigrad_fn.lax` / `jax.lax` / plain
+Python loops).
 
 `batched_programs()` draws a `BatchedProgram` for vmap checks: a random program, a batch of 2-3 examples
 (each input scaled entrywise by 1 + 0.1 u, u uniform in [-1, 1), so signs and domains hold), an in_axis per
@@ -65,6 +68,40 @@ class _NumpyNN:
     @staticmethod
     def sigmoid(x):
         return 1 / (1 + np.exp(-x))
+
+
+class _NumpyLax:
+    """numpy stand-in for jax.lax / minigrad_fn.lax (the control flow programs use), as plain Python."""
+
+    @staticmethod
+    def scan(f, init, xs):
+        carry, ys = init, []
+        for x in xs:
+            carry, y = f(carry, x)
+            ys.append(y)
+        return carry, np.stack(ys)
+
+    @staticmethod
+    def cond(pred, true_fun, false_fun, *operands):
+        return true_fun(*operands) if pred else false_fun(*operands)
+
+    @staticmethod
+    def fori_loop(lower, upper, body, init):
+        for i in range(lower, upper):
+            init = body(i, init)
+        return init
+
+
+def lax_for(xp):
+    """The lax module matching the array module xp."""
+    name = getattr(xp, "__name__", "")
+    if name.startswith("minigrad_fn"):
+        import minigrad_fn.lax as mlax
+        return mlax
+    if name.startswith("jax"):
+        import jax.lax as jlax
+        return jlax
+    return _NumpyLax
 
 
 def nn_for(xp):
@@ -104,7 +141,7 @@ class Program:
         body = [f"    {n} = {e}" for n, e in self.lines]
         body.append(f"    loss = {self.loss}")
         body.append(f"    return loss, ({''.join(o + ', ' for o in self.outputs)})")
-        return f"def {name}(xp, nn, {', '.join(self.input_names)}):\n" + "\n".join(body)
+        return f"def {name}(xp, nn, lax, {', '.join(self.input_names)}):\n" + "\n".join(body)
 
     def inputs_source(self) -> str:
         out = [f"rng = np.random.default_rng({self.seed})"]
@@ -133,7 +170,7 @@ class Program:
 
     def run_all(self, xp, *inputs):
         """(scalar loss, tuple of output nodes), computed with the array module xp."""
-        return self._function()(xp, nn_for(xp), *inputs)
+        return self._function()(xp, nn_for(xp), lax_for(xp), *inputs)
 
     def run(self, xp, *inputs):
         """The scalar loss, computed with the array module xp."""
@@ -188,7 +225,8 @@ REDUCE = ["sum", "mean", "max", "min", "prod", "var", "cumsum"]
 SHAPE = ["reshape", "transpose", "expand_dims", "squeeze", "slice", "index", "concatenate", "stack", "flip",
          "mixed_index"]
 PRODUCT = ["matmul", "dot", "einsum", "tensordot", "outer"]
-KINDS = BINARY + UNARY + REDUCE + SHAPE + PRODUCT
+CONTROL = ["scan", "scan_carry", "cond", "fori"]
+KINDS = BINARY + UNARY + REDUCE + SHAPE + PRODUCT + CONTROL
 
 
 class _Fallback(Exception):
@@ -244,7 +282,7 @@ class _Builder:
         return out
 
     def evaluate(self, expr):
-        env = {"xp": np, "np": np, "nn": _NumpyNN}
+        env = {"xp": np, "np": np, "nn": _NumpyNN, "lax": _NumpyLax}
         env.update(zip(self.names, self.values))
         with np.errstate(all="ignore"):
             v = eval(expr, env)
@@ -255,7 +293,10 @@ class _Builder:
                 and bool(np.all(np.isfinite(v))) and float(np.max(np.abs(v))) <= MAX_ABS)
 
     def add(self, expr, kind):
-        v = self.evaluate(expr)
+        try:
+            v = self.evaluate(expr)
+        except (IndexError, ValueError) as e:  # a drawn operation that does not apply to these shapes
+            raise _Fallback(f"{expr}: {e}") from None
         if not self.tame(v):
             raise _Fallback(f"not tame: {expr}")
         name = f"v{len(self.names)}"
@@ -274,7 +315,7 @@ class _Builder:
             "abs": lambda v: np.min(np.abs(v)) >= MARGIN,
         }.get(kind)
         if need is None and kind in ("slice", "index", "mixed_index", "concatenate", "matmul", "dot", "flip",
-                                     "cumsum", "tensordot"):
+                                     "cumsum", "tensordot", "scan", "scan_carry"):
             need = lambda v: v.ndim >= 1  # noqa: E731
         ok = [j for j, v in enumerate(self.values) if need is None or need(v)]
         return ok or None
@@ -362,6 +403,27 @@ class _Builder:
         if np.min(np.abs(x - lo)) < MARGIN or np.min(np.abs(x - hi)) < MARGIN:
             raise _Fallback("clip bound ties")
         return f"xp.clip({n}, {lo}, {hi})"
+
+    # -- control flow (lax.scan / cond / fori_loop: one primitive each in minigrad_fn) -------------------
+    def _scan(self, a, part):
+        n = self.names[a]
+        return (f"lax.scan(lambda c, x: (xp.tanh(c * 0.5 + x), c * x), xp.zeros_like({n}[0]), {n})[{part}]")
+
+    def op_scan(self, a):  # the stacked ys of a recurrence over the leading axis
+        return self._scan(a, 1)
+
+    def op_scan_carry(self, a):  # its final carry
+        return self._scan(a, 0)
+
+    def op_cond(self, a):
+        total = float(np.sum(self.values[a]))
+        if abs(total) < MARGIN:
+            raise _Fallback("cond predicate near its threshold")
+        return f"lax.cond(xp.sum({self.names[a]}) > 0, lambda u: xp.sin(u) * 2.0, lambda u: u * u - 1.0, {self.names[a]})"
+
+    def op_fori(self, a):
+        steps = self.draw(st.integers(0, 3))
+        return f"lax.fori_loop(0, {steps}, lambda i, u: xp.tanh(u) + u * 0.5, {self.names[a]})"
 
     # -- binary ----------------------------------------------------------------------------------------
     def partner(self, a, *more):

@@ -256,3 +256,16 @@ def test_per_example_gradients_sharded_on_eight_simulated_devices():
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8", JAX_PLATFORMS="cpu")
     run = subprocess.run([sys.executable, "-c", SHARDED], env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and "SHARDED OK" in run.stdout, run.stderr[-3000:]
+
+
+def test_linearize_of_a_call_or_a_loop_returns_primal_values_not_tracers():
+    # the call is recorded whole (known primals, unknown tangents): its primal outputs are still values
+    from minigrad_fn import lax
+    x = np.array([0.3, -1.2])
+    for f in (mg.jit(lambda x: mnp.sin(x) * 2.0),
+              lambda x: lax.scan(lambda c, u: (mnp.tanh(c * 0.5 + u), c * u), mnp.zeros_like(x[0]), x)[1],
+              lambda x: lax.cond(mnp.sum(x) > 0, mnp.sin, mnp.cos, x)):
+        out, f_jvp = mg.linearize(f, x)
+        assert isinstance(out, np.ndarray), type(out)
+        np.testing.assert_allclose(out, f(x), rtol=1e-15)
+        np.testing.assert_allclose(f_jvp(x), mg.jvp(f, (x,), (x,))[1], rtol=1e-15)
