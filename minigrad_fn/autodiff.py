@@ -119,6 +119,8 @@ def active_vars(eqns: Sequence, inputs: Sequence[Var]) -> set:
     """The float variables that depend on `inputs` (those that receive cotangents)."""
     active = {v for v in inputs if _is_float(v.aval)}
     for eqn in eqns:
+        if passes_no_gradient(eqn):  # stop_gradient, comparisons: nothing flows back through them
+            continue
         for v in eqn.invars:
             if type(v) is Var and v in active:
                 active.update(o for o in eqn.outvars if _is_float(o.aval))

@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from tracing import Var, check_args, has_subjaxprs, leaf_names, source_line, tree_flatten, tree_unflatten
+from tracing import Var, aval_of, check_args, has_subjaxprs, leaf_names, source_line, tree_flatten, tree_unflatten
 
 from .autodiff import vjp
 from .forward import jvp
@@ -134,7 +134,7 @@ def _least_precise(dtypes) -> np.dtype:
 
 
 def _is_float(x) -> bool:
-    return np.asarray(x).dtype.kind == "f"
+    return aval_of(x).dtype.kind == "f"
 
 
 class _Program:
@@ -216,7 +216,8 @@ def _check_once(fun, args, atol, rtol, eps, rng, name):
 
 
 def _ones_like_floats(x):
-    return np.ones(np.shape(x), np.asarray(x).dtype) if _is_float(x) else x
+    a = aval_of(x)
+    return np.ones(a.shape, a.dtype) if a.dtype.kind == "f" else x
 
 
 def _check_forward(fun, args, atol, rtol, eps, rng, name):

@@ -291,10 +291,19 @@ def _while_jvp(primals, tangents, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_
 
 
 def _while_fwd(parent, prim, args, params, in_avals, out_avals):
+    """The loop as it is, no residuals: reverse mode fails only where a cotangent must flow back through
+    it (`_while_bwd`), as in JAX, so a loop whose float results are not differentiated (an integer count,
+    a value under stop_gradient) does not stop grad."""
+    return parent.process(prim, args, params), None
+
+
+def _while_bwd(eqn, res, cts, wanted):
+    if not any(wanted) or all(c is None for c in cts):
+        return [None] * len(wanted)
     raise MissingRuleError(
         "Reverse-mode differentiation does not work for lax.while_loop or lax.fori_loop with traced "
-        f"bounds (carries {', '.join(map(str, out_avals))}): the number of iterations is known only when the "
-        "loop runs, so the values the backward pass needs cannot be laid out ahead of it",
+        f"bounds (carries {', '.join(str(v.aval) for v in eqn.outvars)}): the number of iterations is known "
+        "only when the loop runs, so the values the backward pass needs cannot be laid out ahead of it",
         "Use lax.scan (a fixed number of steps), or lax.fori_loop with Python-int bounds (which is a scan); "
         "forward mode (mg.jvp, mg.jacfwd) works through while_loop.")
 
@@ -341,7 +350,7 @@ def _while_batch(args, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
 while_p = Primitive("while", _while_shape, _while_impl, multiple_results=True)
 while_p.rules["lower"] = _while_lower
 while_p.rules["jvp"] = _while_jvp
-while_p.rules["vjp"] = VJP(None, fwd=_while_fwd)
+while_p.rules["vjp"] = VJP(_while_bwd, fwd=_while_fwd)
 while_p.rules["batch"] = _while_batch
 
 
@@ -617,8 +626,9 @@ def fori_loop(lower, upper, body_fun: Callable, init_val):
     """`val = body_fun(i, val)` for i in [lower, upper): a scan when the bounds are concrete integers
     (differentiable in reverse), else a while_loop."""
     lo, hi = _static_int(lower), _static_int(upper)
-    dtype = np.result_type(np.asarray(lower).dtype if not isinstance(lower, Tracer) else lower.dtype,
-                           np.asarray(upper).dtype if not isinstance(upper, Tracer) else upper.dtype)
+    # a Python int bound takes the other bound's dtype (JAX's weak typing); two Python ints: int64
+    typed = [aval_of(b).dtype for b in (lower, upper) if not isinstance(b, int)]
+    dtype = np.result_type(*typed) if typed else np.dtype(np.int64)
     if lo is not None and hi is not None:
         def step(carry, _):
             i, val = carry
@@ -642,6 +652,9 @@ def scan(f: Callable, init, xs=None, length: int | None = None, reverse: bool = 
                              "Give xs arrays of shape (length, ...), or xs=None with length=.")
     if length is not None:
         lengths.add(int(length))
+    if not lengths:
+        raise JaxprTypeError("scan: no xs to scan over and no length= given, so the number of steps is unknown",
+                             "Give xs arrays of shape (length, ...), or xs=None with length=.")
     if len(lengths) != 1:
         raise JaxprTypeError(f"scan: the leading axes of xs (and length=) differ: {sorted(lengths)}",
                              "Every array scanned over has the same leading length.")
