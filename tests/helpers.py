@@ -58,3 +58,12 @@ def check_grad(fn, *args, argnums=0, rtol: float = 1e-7, atol: float = 1e-9, fd:
             np.testing.assert_allclose(a, num, rtol=fd_rtol, atol=fd_atol,
                                        err_msg=f"gradient w.r.t. argument {i} differs from finite differences")
     return ours[0] if single else ours
+
+
+def marked_line(path: str, marker: str) -> int:
+    """The number of the one line of file `path` that ends with the comment `# @marker` (tests mark the
+    lines an error message or a report must point at)."""
+    with open(path) as f:
+        hits = [i for i, t in enumerate(f.read().splitlines(), 1) if t.rstrip().endswith(f"# @{marker}")]
+    assert len(hits) == 1, f"marker @{marker} found {len(hits)} times in {path}"
+    return hits[0]

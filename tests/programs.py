@@ -92,28 +92,21 @@ class _NumpyLax:
         return init
 
 
+def _module_for(xp, name: str, numpy_stand_in):
+    """minigrad_fn.<name> or jax.<name>, matching the array module xp; the stand-in for numpy."""
+    import importlib
+    root = getattr(xp, "__name__", "").split(".")[0]
+    return importlib.import_module(f"{root}.{name}") if root in ("minigrad_fn", "jax") else numpy_stand_in
+
+
 def lax_for(xp):
     """The lax module matching the array module xp."""
-    name = getattr(xp, "__name__", "")
-    if name.startswith("minigrad_fn"):
-        import minigrad_fn.lax as mlax
-        return mlax
-    if name.startswith("jax"):
-        import jax.lax as jlax
-        return jlax
-    return _NumpyLax
+    return _module_for(xp, "lax", _NumpyLax)
 
 
 def nn_for(xp):
     """The nn module matching the array module xp."""
-    name = getattr(xp, "__name__", "")
-    if name.startswith("minigrad_fn"):
-        import minigrad_fn.nn as mnn
-        return mnn
-    if name.startswith("jax"):
-        import jax.nn as jnn
-        return jnn
-    return _NumpyNN
+    return _module_for(xp, "nn", _NumpyNN)
 
 
 class Program:
@@ -419,7 +412,8 @@ class _Builder:
         total = float(np.sum(self.values[a]))
         if abs(total) < MARGIN:
             raise _Fallback("cond predicate near its threshold")
-        return f"lax.cond(xp.sum({self.names[a]}) > 0, lambda u: xp.sin(u) * 2.0, lambda u: u * u - 1.0, {self.names[a]})"
+        n = self.names[a]
+        return f"lax.cond(xp.sum({n}) > 0, lambda u: xp.sin(u) * 2.0, lambda u: u * u - 1.0, {n})"
 
     def op_fori(self, a):
         steps = self.draw(st.integers(0, 3))

@@ -4,6 +4,7 @@ import pytest
 
 import minigrad_fn as mg
 import minigrad_fn.numpy as mnp
+from helpers import marked_line
 from minigrad_fn.primitives import elementwise as E
 
 R = np.random.default_rng(3)
@@ -110,14 +111,10 @@ def test_forward_mode_is_checked_too_and_a_wrong_jvp_rule_is_caught(monkeypatch)
 # Naming the wrong rule: the first equation whose own rule disagrees, with its user line
 
 THIS_FILE = __file__
-with open(THIS_FILE) as _f:
-    _LINES = _f.read().splitlines()
 
 
 def line_of(marker: str) -> str:
-    hits = [i for i, t in enumerate(_LINES, 1) if t.rstrip().endswith(f"# @{marker}")]
-    assert len(hits) == 1, marker
-    return f"{THIS_FILE}:{hits[0]}"
+    return f"{THIS_FILE}:{marked_line(THIS_FILE, marker)}"
 
 
 def two_layers(W1, W2, x):

@@ -9,17 +9,14 @@ import pytest
 
 import minigrad_fn as mg
 import minigrad_fn.numpy as mnp
+from helpers import marked_line
 from minigrad_fn import NonFiniteError
 
 THIS_FILE = __file__
-with open(THIS_FILE) as _f:
-    _LINES = _f.read().splitlines()
 
 
 def line_of(marker: str) -> int:
-    hits = [i for i, t in enumerate(_LINES, 1) if t.rstrip().endswith(f"# @{marker}")]
-    assert len(hits) == 1, marker
-    return hits[0]
+    return marked_line(THIS_FILE, marker)
 
 
 @pytest.fixture(autouse=True)
