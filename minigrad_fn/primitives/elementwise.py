@@ -335,8 +335,14 @@ sub_p = _binop("sub", np.subtract, lambda t, ans, x, y: t, lambda t, ans, x, y: 
 mul_p = _binop("mul", np.multiply, lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(t, x),
                lower=_bool_as("mul", "bitwise_and"), reads=(0, 1),
                pattern="mul switches: each input gets upstream x the other input")
+def _div_lower(x, y):
+    # XLA divides by a constant as a multiplication by its reciprocal, which can round the other way:
+    # the barrier keeps numpy's division (round(x, -2) divides by 100 and must not move a value off a tie)
+    return lax.div(*broadcast_all(x, y if hasattr(y, "aval") else lax.optimization_barrier(y)))
+
+
 div_p = _binop("div", lambda x, y: _div_impl(x, y), lambda t, ans, x, y: div(t, y),
-               lambda t, ans, x, y: neg(mul(t, div(ans, y))), reads=(1,), reads_ans=True,
+               lambda t, ans, x, y: neg(mul(t, div(ans, y))), lower=_div_lower, reads=(1,), reads_ans=True,
                values=(uniform(), nonzero()))
 pow_p = _binop("pow", np.power, _pow_dx, _pow_dy, lambda x, y: _pow_lower(x, y), reads=(0, 1), reads_ans=True,
                values=(uniform(0.5, 2), uniform()))  # a positive base: x ** y is smooth in both
