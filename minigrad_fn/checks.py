@@ -460,12 +460,14 @@ def _check_batch(prim, operands, params, rng) -> str | None:
 
 def _rule_test(prim, example, rules, max_examples, seed):
     """A hypothesis test of prim's rules on its examples (raises AssertionError with the smallest failure)."""
-    from hypothesis import HealthCheck, given, settings
+    from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hseed
     from hypothesis import strategies as st
 
+    # the first failing example is reported as drawn (small already): no shrinking, so a sweep stays quick
     @hseed(seed)
-    @settings(max_examples=max_examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=max_examples, deadline=None, database=None, suppress_health_check=list(HealthCheck),
+              phases=[Phase.explicit, Phase.generate])
     @given(st.data())
     def run(data):
         s = Sampler(data.draw)
