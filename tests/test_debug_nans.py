@@ -198,3 +198,21 @@ def test_integer_and_finite_programs_are_untouched():
     with mg.debug_nans(), mg.debug_infs():
         np.testing.assert_allclose(mg.grad(sqrt_loss)(np.array([1.0, 4.0])), [0.5, 0.25])
         assert int(mg.jit(lambda n: n // 2)(np.int64(7))) == 3
+
+
+def test_another_thread_leaving_its_block_leaves_this_one_on():
+    entered, left = threading.Event(), threading.Event()
+
+    def other():
+        with mg.debug_infs():
+            entered.set()
+        left.set()
+
+    with mg.debug_nans():
+        t = threading.Thread(target=other)
+        t.start()
+        entered.wait()
+        left.wait()
+        t.join()
+        assert _raises(log_loss, BAD)  # still on here
+    assert np.isnan(log_loss(BAD))

@@ -320,11 +320,7 @@ class JaxprTrace(Trace):
         else:
             outvars = [Var(a) for a in out_avals]
             tracers = [JaxprTracer(self, v, x) for v, x in zip(outvars, vals)]
-        if source is None:  # a source pending from a value-carrying child (the common case) is read here
-            source = _emitting_for.get()
-            if type(source) is not SourceInfo:
-                source = capture(4, self._calls)
-        self.eqns.append(Eqn(prim, invars, outvars, params, source))
+        self.eqns.append(Eqn(prim, invars, outvars, params, source or capture(4, self._calls)))
         if self.env is not None:
             self.env.update(zip(outvars, vals))
         return tracers

@@ -11,6 +11,7 @@ process-wide default (`mg.config.update("debug_nans", True)`).
 """
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Iterator, Sequence
@@ -18,10 +19,13 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from .errors import MinigradError, source_line, user_line
+from .source import emitting_for
 
 _GLOBAL = {"nans": False, "infs": False}
 _LOCAL: ContextVar = ContextVar("minigrad_debug", default=None)  # None, or this thread's (nans, infs)
-active = False  # any switch on anywhere: the root trace's one cheap test per operation
+_blocks = 0  # debug blocks open now, in every thread
+_lock = threading.Lock()
+active = False  # a switch is on or a block is open somewhere: the root trace's one cheap test per operation
 
 
 class NonFiniteError(MinigradError, FloatingPointError):
@@ -34,7 +38,7 @@ class NonFiniteError(MinigradError, FloatingPointError):
 
 def _update_active() -> None:
     global active
-    active = _GLOBAL["nans"] or _GLOBAL["infs"] or _LOCAL.get() is not None
+    active = _GLOBAL["nans"] or _GLOBAL["infs"] or _blocks > 0
 
 
 def set_global(which: str, on: bool) -> None:
@@ -51,15 +55,19 @@ def switches() -> tuple[bool, bool]:
 
 @contextmanager
 def _block(nans: bool | None, infs: bool | None) -> Iterator[None]:
-    global active
+    global _blocks
     now = switches()
     token = _LOCAL.set((now[0] if nans is None else bool(nans), now[1] if infs is None else bool(infs)))
-    active = True
+    with _lock:  # counted over threads: one thread leaving its block does not switch off another's
+        _blocks += 1
+        _update_active()
     try:
         yield
     finally:
         _LOCAL.reset(token)
-        _update_active()
+        with _lock:
+            _blocks -= 1
+            _update_active()
 
 
 def debug_nans(enable: bool = True):
@@ -131,12 +139,9 @@ def check(prim, ins: Sequence, outs: Sequence, source=None) -> None:
     if there_text:
         first += f" from {there_text}"
     origin = "finite operands" if what == "inf" else "operands without NaN"
-    src = source
+    # the equation's source; eagerly, a backward equation's source is the one its rule runs on behalf of
+    src = source if source is not None else emitting_for()
     forward = None if src is None else src.forward
-    if src is None:
-        from .source import emitting_for  # a backward equation running eagerly: its forward equation
-        behalf = emitting_for()
-        forward = None if behalf is None else behalf.forward
     where = user_line() if source is None else source_line(source)
     if forward is not None:
         fwd_at = forward.source.location() or "an unknown line"

@@ -180,10 +180,7 @@ def capture(depth: int, calls_from=None) -> SourceInfo:
     object, and one shared SourceInfo per (code, instruction, name stack)."""
     behalf = _emitting_for.get()
     if behalf is not None:
-        if type(behalf) is SourceInfo:
-            return behalf
-        last_eqn, src = _last_behalf
-        return src if last_eqn is behalf else _on_behalf_of(behalf)
+        return behalf if type(behalf) is SourceInfo else _on_behalf_of(behalf)
     f = sys._getframe(depth)
     library = _LIBRARY_IDS
     while f is not None and (id(f.f_code) in library or (id(f.f_code) not in _USER_IDS and is_internal(f.f_code))):
