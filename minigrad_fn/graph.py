@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import html
 import os
-import shutil
 from typing import Callable, Sequence
 
 import numpy as np
@@ -24,6 +23,7 @@ from tracing.ir import var_names
 
 from .autodiff import active_vars, backward_pass, vjp_forward
 from .primitives._base import Display
+from .render import missing_reason, render
 
 GREEN, RED, BLUE, GREY = "#1a7f37", "#cf222e", "#0969da", "#6e7781"
 
@@ -122,8 +122,10 @@ def record(fun: Callable, args: Sequence) -> Recording:
     kept = {id(e): r for e, r in zip(trace.eqns, trace.kept)}
     env = dict(trace.env)
     inputs = [n.removeprefix("argument ") for n in leaf_names(fun, args)]
-    seed = {v: np.ones(v.aval.shape, v.aval.dtype) for v in jaxpr.outvars
-            if type(v) is Var and v.aval.dtype.kind == "f"}
+    seed: dict = {}  # one cotangent of ones per output; an output that repeats gets one per occurrence
+    for v in jaxpr.outvars:
+        if type(v) is Var and v.aval.dtype.kind == "f":
+            seed[v] = seed[v] + 1 if v in seed else np.ones(v.aval.shape, v.aval.dtype)
     rec = Recording(name, jaxpr, env, [kept[id(e)] for e in jaxpr.eqns], _names(jaxpr, inputs), seed)
     rec.fun, rec.args = fun, tuple(args)
     return rec
@@ -283,15 +285,10 @@ class Graph:
         return outs[0] if len(outs) == 1 else outs
 
     def pipe(self, fmt: str, dpi: int | None = None) -> bytes:
-        """The picture rendered by Graphviz's `dot` in format `fmt` (svg, png, pdf...), at `dpi` for
-        images."""
-        if shutil.which("dot") is None:
-            raise RuntimeError("rendering needs Graphviz's `dot` program, which is not on PATH: install it "
-                               "(apt-get install graphviz, brew install graphviz or conda install graphviz); "
-                               "the DOT text is in .source meanwhile")
-        import graphviz
+        """The picture rendered in format `fmt` (svg, png, jpeg, pdf), at `dpi` for images: by the
+        system's Graphviz, else by graphviz-pure (see render.py); a RenderError says why not."""
         source = self.source if dpi is None else self.source.replace("{", f"{{\n  dpi={dpi};", 1)
-        return graphviz.Source(source).pipe(format=fmt)
+        return render(source, fmt)
 
     def svg(self) -> str:
         """The picture as SVG text."""
@@ -309,7 +306,7 @@ class Graph:
         if fmt in ("dot", "gv"):
             data = self.source.encode("utf-8")
         elif fmt in ("png", "jpg", "jpeg"):
-            data = self.pipe(fmt, dpi)
+            data = self.pipe("jpeg" if fmt == "jpg" else fmt, dpi)
         elif fmt in ("svg", "pdf"):
             data = self.pipe(fmt)
         else:
@@ -320,8 +317,9 @@ class Graph:
         return path
 
     def _repr_mimebundle_(self, include=None, exclude=None):
-        if shutil.which("dot") is None:
-            return {"text/plain": self.source}
+        why = missing_reason()
+        if why is not None:  # one line, not a wall of DOT text
+            return {"text/plain": f"<Graph of {self.recording.name}: not drawn, {why}>"}
         return {"image/svg+xml": self.svg(), "text/plain": f"<Graph of {self.recording.name}>"}
 
     def __str__(self):
@@ -511,8 +509,9 @@ def _draw(title: str, jaxpr: Jaxpr, names: dict, keys: list, wire_label: Callabl
         for node, node_uses in targets.items():
             label = branch_label(v, node_uses) if branch else None
             dot.edge(wire, node, tailport="e", **({"label": label} if label else {}))
-        for node in outs:
-            dot.edge(wire, node, tailport="e")
+        for node in outs:  # an output's own part: its seed (the output nodes are named out{k})
+            label = branch_label(v, [(None, int(node[3:]))]) if branch else None
+            dot.edge(wire, node, tailport="e", **({"label": label} if label else {}))
     return dot.text()
 
 
@@ -530,11 +529,13 @@ def _forward_dot(rec: Recording, collapse, digits: int, max_values: int) -> str:
                            None if grad is None else lines(grad))
 
     def branch_label(v, node_uses):
-        """At a branch, each wire carries back its own part of the gradient; the parts add up."""
+        """At a branch, each wire carries back its own part of the gradient; the parts add up. A use
+        `(None, k)` is output k, whose part is its seed (ones)."""
         if v.aval.dtype.kind != "f":
             return None
-        parts = [rec.sent[i][pos] for i, pos in node_uses
-                 if rec.sent[i] is not None and rec.sent[i][pos] is not None]
+        parts = [np.ones(v.aval.shape, v.aval.dtype) if i is None else rec.sent[i][pos]
+                 for i, pos in node_uses
+                 if i is None or rec.sent[i] is not None and rec.sent[i][pos] is not None]
         total = functools.reduce(np.add, parts) if parts else np.zeros(v.aval.shape, v.aval.dtype)
         return "<" + "<BR/>".join(_font(s, RED) for s in lines(total)) + ">"
 
