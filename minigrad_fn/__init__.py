@@ -29,14 +29,18 @@ from .custom import (checkpoint, checkpoint_policies, custom_jvp, custom_vjp, pr
                      remat, saved_residuals)
 from .graph import graph  # noqa: E402,F401
 from .explain import explain  # noqa: E402,F401
+from .exercise import check_my_grads  # noqa: E402,F401
+from .train import TrainingDivergedError  # noqa: E402,F401
+from .motion import animate, jacobian_heatmap, side_by_side  # noqa: E402,F401
+from .render import RenderError  # noqa: E402,F401
 
 __all__ = ["grad", "value_and_grad", "vjp", "jvp", "linearize", "jacfwd", "jacrev", "hessian", "vmap", "jit",
            "check_grads", "check_rules", "make_jaxpr", "eval_jaxpr", "typecheck", "debug_nans", "debug_infs", "config",
            "custom_jvp", "custom_vjp", "checkpoint", "remat", "checkpoint_policies", "saved_residuals",
            "print_saved_residuals",
-           "graph", "explain",
+           "graph", "explain", "check_my_grads", "animate", "jacobian_heatmap", "side_by_side", "RenderError",
            "numpy", "nn", "lax",
            "MinigradError", "ShapeError", "DTypeError", "TracerError", "ConcretizationError",
            "LeakedTracerError", "GradientLostError", "ArgumentError", "GradTypeError", "MissingRuleError",
-           "UnsupportedError", "OpError", "NonFiniteError",
+           "TrainingDivergedError", "UnsupportedError", "OpError", "NonFiniteError",
            "JaxprTypeError", "LoweringError", "Jitted"]

@@ -30,8 +30,8 @@ def _eqn(fun, *args):
 
 def test_spot_checks():
     x, m = np.arange(3.0), np.arange(6.0).reshape(2, 3)
-    assert display_of(lax.reduce_sum_p) == Display("sum", display_of(lax.reduce_sum_p).params,
-                                                   local="1 for every entry: g broadcast back")
+    assert display_of(lax.reduce_sum_p).short == "sum"
+    assert display_of(lax.reduce_sum_p).local.startswith("1 for each summed entry")
     assert display_of(lax.mul_p).kind == "elementwise"
     assert display_of(lax.mul_p).pattern.startswith("mul switches")
     assert display_of(lax.reshape_p).kind == "moves"
@@ -58,7 +58,7 @@ def test_a_primitive_without_a_display_shows_its_name_and_params():
     assert display_of(shift) == Display()
     assert gate_label(eqn) == "shift by=2.0"
     table = mg.explain(lambda a: lax.reduce_sum(shift.bind(a, by=2.0), (0,)))(np.ones(2))
-    assert "J^T upstream" in str(table)
+    assert "the gate's own backward rule" in str(table) and "J^T" not in str(table)
 
 
 def test_a_jit_call_shows_its_function_name():

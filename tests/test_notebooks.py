@@ -16,7 +16,8 @@ def test_the_notebooks_are_there():
     names = [os.path.basename(p) for p in NOTEBOOKS]
     assert names == ["01_computational_graphs.ipynb", "02_vectorized.ipynb", "03_two_layer_net.ipynb",
                      "04_under_the_hood.ipynb", "05_jacobians_and_batching.ipynb", "06_control_flow.ipynb",
-                     "07_debugging.ipynb", "08_gate_api.ipynb"]
+                     "07_debugging.ipynb", "08_gate_api.ipynb",
+                     "09_exercises.ipynb", "10_motion.ipynb"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=os.path.basename)

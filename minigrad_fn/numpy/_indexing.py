@@ -205,3 +205,10 @@ def take_along_axis(arr, indices, axis):
             r = np.arange(a.shape[d]).reshape([-1 if e == d else 1 for e in range(a.ndim)])
             key.append(r)
     return _advanced(a, key)
+
+
+# The entry points of one indexing expression (`x[key]` is `getitem`; take_along_axis goes straight to
+# `_advanced`). Nothing here reads it: mg.graph asks its trace to record calls of these functions in the
+# equations' source info, and draws what one call emitted (a slice and a squeeze, a gather...) as one
+# index gate.
+INDEXING_CODE = frozenset({getitem.__code__, _advanced.__code__})

@@ -49,16 +49,33 @@ class Display:
       (values are only moved: so is the gradient) or "other".
     - `local`: the local gradient in words, where it is not shown as numbers.
     - `pattern`: the lecture's name for what the gate does with the gradient ("add distributes: ...").
+    - `formula`: the local gradient as a student writes it, per operand: a string for a one-operand gate
+      (exp: "exp(x)"), a tuple with one string per operand (div: ("1/y", "-x/y^2"); "" where none), or a
+      function `formula(eqn)` returning either, where it depends on the parameters (integer_pow: "3*x^2").
+      The operands are x, y, z in order; the tables put in their names, and the numbers of literal
+      operands (div(1, g): "-1/g^2"). Elementwise gates show it next to the number ("exp(e) = 0.37");
+      the others show it alone, in words ("W^T upstream").
     """
     short: str = ""
     params: Callable | None = None
     kind: str = "other"
     local: str = ""
     pattern: str = ""
+    formula: str | tuple | Callable = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"Display kind {self.kind!r} is not one of {KINDS}")
+        if not (isinstance(self.formula, str) or callable(self.formula)
+                or (isinstance(self.formula, tuple) and all(isinstance(f, str) for f in self.formula))):
+            raise ValueError(f"Display formula must be a string, a tuple of strings or a function of the "
+                             f"equation, got {self.formula!r}")
+
+    def formulas(self, eqn) -> list:
+        """The formula of each of `eqn`'s operands, in the x, y, z of the templates ('' where none)."""
+        f = self.formula(eqn) if callable(self.formula) else self.formula
+        f = (f,) if isinstance(f, str) else tuple(f)
+        return list(f[:len(eqn.invars)]) + [""] * (len(eqn.invars) - len(f))
 
 
 def show_param(key: str, label: str | None = None) -> Callable:

@@ -121,38 +121,42 @@ def _neg_of_neg(eqn, ctx):
     return p.invars[0] if p is not None and p.prim is neg_p else None
 
 
-neg_p = _unop("neg", np.negative, lambda t, ans, x: neg(t), float_only=False, reads=())
+neg_p = _unop("neg", np.negative, lambda t, ans, x: neg(t), float_only=False, reads=(), formula="-1")
 neg_p.rules["simplify"] = _neg_of_neg
-exp_p = _unop("exp", np.exp, lambda t, ans, x: mul(t, ans), reads=(), reads_ans=True)
-log_p = _unop("log", np.log, lambda t, ans, x: div(t, x), reads=(0,), values=uniform(0.1, 3))
+exp_p = _unop("exp", np.exp, lambda t, ans, x: mul(t, ans), reads=(), reads_ans=True, formula="exp(x)")
+log_p = _unop("log", np.log, lambda t, ans, x: div(t, x), reads=(0,), values=uniform(0.1, 3), formula="1/x")
 log1p_p = _unop("log1p", np.log1p, lambda t, ans, x: div(t, add(x, scalar(1, x))), reads=(0,),
-                values=uniform(-0.5, 2))
+                values=uniform(-0.5, 2), formula="1/(1 + x)")
 expm1_p = _unop("expm1", np.expm1, lambda t, ans, x: mul(t, add(ans, scalar(1, ans))),
-                reads=(), reads_ans=True)
-sin_p = _unop("sin", np.sin, lambda t, ans, x: mul(t, cos(x)), reads=(0,))
-cos_p = _unop("cos", np.cos, lambda t, ans, x: neg(mul(t, sin(x))), reads=(0,))
+                reads=(), reads_ans=True, formula="exp(x)")
+sin_p = _unop("sin", np.sin, lambda t, ans, x: mul(t, cos(x)), reads=(0,), formula="cos(x)")
+cos_p = _unop("cos", np.cos, lambda t, ans, x: neg(mul(t, sin(x))), reads=(0,), formula="-sin(x)")
 tan_p = _unop("tan", np.tan, lambda t, ans, x: mul(t, add(scalar(1, ans), mul(ans, ans))),
-              reads=(), reads_ans=True, values=uniform(-1.2, 1.2))  # away from the poles at +-pi/2
+              reads=(), reads_ans=True, values=uniform(-1.2, 1.2),  # away from the poles at +-pi/2
+              formula="1 + tan(x)^2")
 tanh_p = _unop("tanh", np.tanh, lambda t, ans, x: mul(t, sub(scalar(1, ans), mul(ans, ans))),
-               reads=(), reads_ans=True)
+               reads=(), reads_ans=True, formula="1 - tanh(x)^2")
 logistic_p = _unop("logistic", lambda x: _logistic_impl(x),
                    lambda t, ans, x: mul(t, mul(ans, sub(scalar(1, ans), ans))), reads=(), reads_ans=True,
-                   short="sigmoid", pattern="sigmoid gate: local gradient (1 - s) s")
+                   short="sigmoid", pattern="sigmoid gate: local gradient (1 - s) s",
+                   formula="(1 - sigmoid(x)) * sigmoid(x)")
 sqrt_p = _unop("sqrt", np.sqrt, lambda t, ans, x: div(t, mul(scalar(2, ans), ans)), reads=(), reads_ans=True,
-               values=uniform(0.1, 3))
+               values=uniform(0.1, 3), formula="1/(2*sqrt(x))")
 # abs'(0) = 1, as lax.abs: the local rule is select(x >= 0, t, -t)
 abs_p = _unop("abs", np.abs, lambda t, ans, x: select(ge(x, scalar(0, x)), t, neg(t)),
               float_only=False, reads=(0,), values=nonzero(0.05),  # away from the kink at 0
+              formula="sign(x)",
               # unsigned and bool: the identity, as numpy (lax.abs refuses them)
               lower=lambda x: x if x.dtype.kind in "ub" else lax.abs(x))
 # piecewise constant: the gradient and the tangent are zero almost everywhere, as in JAX
+_STEP = "0: a step function is flat, nothing flows back"  # the local gradient of the piecewise-constant ones
 sign_p = _unop("sign", np.sign, None, float_only=False,  # sign(-0.0) is +0.0 in numpy, -0.0 in lax
                lower=lambda x: lax.select(lax.eq(x, lax.full_like(x, 0)), lax.full_like(x, 0), lax.sign(x))
-               if x.dtype.kind == "f" else lax.sign(x))
-floor_p = _unop("floor", np.floor, None)
-ceil_p = _unop("ceil", np.ceil, None)
+               if x.dtype.kind == "f" else lax.sign(x), formula=_STEP)
+floor_p = _unop("floor", np.floor, None, formula=_STEP)
+ceil_p = _unop("ceil", np.ceil, None, formula=_STEP)
 round_p = _unop("round", np.round, None,  # half to even, as numpy
-                lower=lambda x: lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN))
+                lower=lambda x: lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN), formula=_STEP)
 
 
 def _logistic_impl(x):
@@ -217,9 +221,19 @@ def _integer_pow_local(t, ans, x, *, y):  # t * y x**(y-1); x**0 is constant
     return mul(t, d)
 
 
+def _integer_pow_formula(eqn) -> str:
+    """n*x^(n-1) with n filled in: `2*x`, `3*x^2`, `-x^(-2)`."""
+    n = eqn.params["y"]
+    if n in (0, 1):
+        return str(n)
+    coefficient = "-" if n == -1 else f"{n}*"
+    power = "x" if n == 2 else f"x^{n - 1}" if n > 2 else f"x^({n - 1})"
+    return coefficient + power
+
+
 integer_pow_p = primitive("integer_pow", _integer_pow_rule, _integer_pow_impl, [_integer_pow_local],
                           _integer_pow_lower, reads=(0,),
-                          display=Display("pow", show_param("y"), kind="elementwise"))
+                          display=Display("pow", show_param("y"), kind="elementwise", formula=_integer_pow_formula))
 integer_pow_p.rules["jvp"] = local_jvp(integer_pow_p, [_integer_pow_local])
 integer_pow_p.rules["batch"] = broadcasting_batch(integer_pow_p)
 integer_pow_p.rules["simplify"] = lambda eqn, ctx: eqn.invars[0] if eqn.params["y"] == 1 else None
@@ -236,15 +250,16 @@ def integer_pow(x, y: int): return integer_pow_p.bind(x, y=int(y))
 
 # ---- binary arithmetic -----------------------------------------------------------------------------
 def _binop(name, impl, local_x, local_y, lower=None, reads=None, reads_ans=None, pattern="",
-           values=(uniform(), uniform())):
+           values=(uniform(), uniform()), formula=()):
     """A binary elementwise primitive from its local rules `local(t, ans, x, y)` (t times d ans / d x, and
     d ans / d y): the VJP sums each back to its operand's shape; the JVP broadcasts and adds them.
-    `values`: the domains of x and y its examples draw from (see _base.broadcast_example)."""
+    `values`: the domains of x and y its examples draw from (see _base.broadcast_example); `pattern` and
+    `formula`: its display's (see _base.Display)."""
     def unbroadcasting(rule, i):
         return lambda g, ans, x, y: unbroadcast(rule(g, ans, x, y), (x, y)[i].shape)
     p = primitive(name, _binary_rule(name), impl, [unbroadcasting(local_x, 0), unbroadcasting(local_y, 1)],
                   lower or lax_op(name), reads=reads, reads_ans=reads_ans,
-                  display=Display(kind="elementwise", pattern=pattern))
+                  display=Display(kind="elementwise", pattern=pattern, formula=formula))
     p.rules["jvp"] = local_jvp(p, [local_x, local_y])
     p.rules["batch"] = broadcasting_batch(p)
     p.rules["example"] = broadcast_example(*values)
@@ -328,13 +343,14 @@ def _max_rule(mine, other):
 # on bool operands numpy's add is logical or and its multiply logical and (lax.add and lax.mul refuse bool)
 # XLA simplifies x + 0.0 and x - -0.0 to x, wrong at x = -0.0: the lowerings keep numpy's +0.0 there
 add_p = _binop("add", np.add, lambda t, ans, x, y: t, lambda t, ans, x, y: t, lower=_lower_add, reads=(),
-               pattern="add distributes: each input gets the upstream gradient unchanged")
+               pattern="add distributes: each input gets the upstream gradient unchanged", formula=("1", "1"))
 sub_p = _binop("sub", np.subtract, lambda t, ans, x, y: t, lambda t, ans, x, y: neg(t), lower=_lower_sub,
                reads=(),
-               pattern="sub distributes: the upstream gradient, negated for the subtracted input")
+               pattern="sub distributes: the upstream gradient, negated for the subtracted input",
+               formula=("1", "-1"))
 mul_p = _binop("mul", np.multiply, lambda t, ans, x, y: mul(t, y), lambda t, ans, x, y: mul(t, x),
                lower=_bool_as("mul", "bitwise_and"), reads=(0, 1),
-               pattern="mul switches: each input gets upstream x the other input")
+               pattern="mul switches: each input gets upstream x the other input", formula=("y", "x"))
 def _div_lower(x, y):
     # XLA divides by a constant as a multiplication by its reciprocal, which can round the other way:
     # the barrier keeps numpy's division (round(x, -2) divides by 100 and must not move a value off a tie)
@@ -343,13 +359,16 @@ def _div_lower(x, y):
 
 div_p = _binop("div", lambda x, y: _div_impl(x, y), lambda t, ans, x, y: div(t, y),
                lambda t, ans, x, y: neg(mul(t, div(ans, y))), lower=_div_lower, reads=(1,), reads_ans=True,
-               values=(uniform(), nonzero()))
+               values=(uniform(), nonzero()), formula=("1/y", "-x/y^2"))
 pow_p = _binop("pow", np.power, _pow_dx, _pow_dy, lambda x, y: _pow_lower(x, y), reads=(0, 1), reads_ans=True,
-               values=(uniform(0.5, 2), uniform()))  # a positive base: x ** y is smooth in both
+               values=(uniform(0.5, 2), uniform()),  # a positive base: x ** y is smooth in both
+               formula=("y*x^(y-1)", "log(x)*x^y"))
 max_p = _binop("max", np.maximum, _max_rule(0, 1), _max_rule(1, 0), reads=(0, 1), reads_ans=True,
-               pattern="max routes: all of the gradient to the larger input, none to the other")
+               pattern="max routes: all of the gradient to the larger input, none to the other",
+               formula=("1 if x > y else 0", "1 if y > x else 0"))
 min_p = _binop("min", np.minimum, _max_rule(0, 1), _max_rule(1, 0), reads=(0, 1), reads_ans=True,
-               pattern="min routes: all of the gradient to the smaller input, none to the other")
+               pattern="min routes: all of the gradient to the smaller input, none to the other",
+               formula=("1 if x < y else 0", "1 if y < x else 0"))
 # x + 0 -> x: the symbolic zeros a backward pass can leave behind; for floats only -0.0 is add's unit
 # (-0.0 + 0.0 is 0.0) and only +0.0 sub's (-0.0 - 0.0 is -0.0, but -0.0 - -0.0 is 0.0)
 add_p.rules["simplify"] = unit_rule(0, float_unit=-0.0)
@@ -425,14 +444,14 @@ def _quiet(ufunc):
 
 
 floordiv_p = primitive("floordiv", _binary_rule("floordiv"), _quiet(np.floor_divide), [None, None],
-                       lambda x, y: _lax_divmod(x, y)[0], display=Display("//"))
+                       lambda x, y: _lax_divmod(x, y)[0], display=Display("//", local=_STEP))
 floordiv_p.rules["jvp"] = zero_jvp(floordiv_p)  # piecewise constant, as floor
 floordiv_p.rules["batch"] = broadcasting_batch(floordiv_p)
 # uniform values: x / y is an integer (where both jump) with probability 0
 floordiv_p.rules["example"] = broadcast_example(uniform(-3, 3), nonzero())
 mod_p = _binop("mod", _quiet(np.remainder), lambda t, ans, x, y: t,
                lambda t, ans, x, y: neg(mul(t, floordiv(x, y))), lower=lambda x, y: _lax_divmod(x, y)[1],
-               reads=(0, 1), reads_ans=False, values=(uniform(-3, 3), nonzero()))
+               reads=(0, 1), reads_ans=False, values=(uniform(-3, 3), nonzero()), formula=("1", "-floor(x/y)"))
 def floordiv(x, y): return floordiv_p.bind(x, y)
 def mod(x, y): return mod_p.bind(x, y)
 
@@ -523,7 +542,8 @@ select_p = primitive("select", _select_rule, np.where, [
     lambda g, ans, p, x, y: unbroadcast(select(p, g, scalar(0, g)), x.shape),
     lambda g, ans, p, x, y: unbroadcast(select(p, scalar(0, g), g), y.shape),
 ], lax_op("select"), reads=(0,), display=Display(
-    kind="elementwise", pattern="select routes: each element's gradient goes to the input it was taken from"))
+    kind="elementwise", pattern="select routes: each element's gradient goes to the input it was taken from",
+    formula=("", "1 where x else 0", "0 where x else 1")))
 select_p.rules["simplify"] = _known_select
 select_p.rules["jvp"] = linear_jvp(select_p, linear=(1, 2))  # linear in the branches, constant in the predicate
 select_p.rules["batch"] = broadcasting_batch(select_p)
@@ -557,7 +577,7 @@ def _convert_rule(x, *, new_dtype):
 convert_element_type_p = primitive(
     "convert_element_type", _convert_rule,
     lambda x, *, new_dtype: np.asarray(x).astype(new_dtype), [_convert_vjp], _lower_convert,
-    reads=(), display=Display("convert", kind="elementwise"))
+    reads=(), display=Display("convert", kind="elementwise", formula="1"))
 convert_element_type_p.rules["jvp"] = local_jvp(convert_element_type_p, [_convert_jvp_local])
 convert_element_type_p.rules["batch"] = broadcasting_batch(convert_element_type_p)
 

@@ -96,7 +96,7 @@ def _check_known_indices(eqn, ctx):
 
 gather_p = primitive("gather", _gather_rule, _gather_impl, [_gather_vjp, None],
                      lambda x, idx: jnp.asarray(x).at[_jax_index(idx)].get(mode="clip"), reads=(1,),
-                     display=Display(kind="moves"))
+                     display=Display(kind="moves", local="upstream added back at the indices, 0 elsewhere"))
 def gather(x, idx): return gather_p.bind(x, idx)
 
 
@@ -167,7 +167,7 @@ scatter_add_p = primitive("scatter_add", _scatter_rule, _scatter_impl, [
     None,
     lambda g, ans, operand, idx, updates: gather(g, idx),
 ], lambda operand, idx, updates: jnp.asarray(operand).at[_jax_index(idx)].add(updates, mode="clip"), reads=(1,),
-   display=Display(kind="moves"))
+   display=Display(kind="moves", formula=("1: upstream as it is", "", "upstream read at the indices")))
 def scatter_add(operand, idx, updates): return scatter_add_p.bind(operand, idx, updates)
 
 

@@ -89,7 +89,8 @@ def _dot_vjp_y(g, ans, x, y, *, dimension_numbers):
 
 dot_general_p = primitive("dot_general", _dot_rule, _dot_impl, [_dot_vjp_x, _dot_vjp_y],
                           lax_fn("dot_general"), reads=(0, 1), display=Display("dot", show_nothing,
-                                                        local="the other operand: g @ B^T, A^T @ g"))
+                                                        local="the other operand, transposed",
+                                                        formula=("upstream y^T", "x^T upstream")))
 
 
 def _fold_transposes(eqn, ctx):

@@ -118,7 +118,7 @@ def _axes(s, x):
 
 reduce_sum_p = primitive("reduce_sum", _reduce_rule("reduce_sum"), _sum_impl, [_sum_vjp],
                          lambda x, *, axes: jnp.sum(x, axis=axes, dtype=x.dtype), reads=(),
-                         display=_shown("sum", "1 for every entry: g broadcast back"))
+                         display=_shown("sum", "1 for each summed entry: upstream copied back to each"))
 reduce_sum_p.rules["simplify"] = lambda eqn, ctx: eqn.invars[0] if not eqn.params["axes"] else None
 reduce_sum_p.rules["jvp"] = linear_jvp(reduce_sum_p)
 reduce_sum_p.rules["batch"] = reducer_batch(reduce_sum_p, "axes")
@@ -135,7 +135,7 @@ reduce_min_p.rules["jvp"] = _chooser_jvp(reduce_min_p)
 reduce_min_p.rules["batch"] = reducer_batch(reduce_min_p, "axes")
 reduce_prod_p = primitive("reduce_prod", _reduce_rule("reduce_prod"), _prod_impl, [_prod_vjp],
                           lambda x, *, axes: jnp.prod(x, axis=axes, dtype=x.dtype), reads=(0,),
-                          display=_shown("prod"))
+                          display=_shown("prod", "the product of the other entries"))
 reduce_prod_p.rules["jvp"] = _prod_jvp
 reduce_prod_p.rules["batch"] = reducer_batch(reduce_prod_p, "axes")
 # uniform values: ties (where max and min are not differentiable) have probability 0
@@ -202,7 +202,7 @@ def _cumsum_impl(x, *, axis, reverse):
 cumsum_p = primitive("cumsum", _cumsum_rule, _cumsum_impl,
                      [lambda g, ans, x, *, axis, reverse: cumsum(g, axis, not reverse)], lax_fn("cumsum"),
                      reads=(), display=Display(params=show_param("axis"),
-                                               local="1 for every later entry: g summed from the end"))
+                                               local="1 for every later entry: upstream summed from the end"))
 cumsum_p.rules["jvp"] = linear_jvp(cumsum_p)
 cumsum_p.rules["batch"] = reducer_batch(cumsum_p, "axis")
 cumsum_p.rules["example"] = array_example(lambda s, x: {"axis": s.integers(0, x.ndim), "reverse": s.boolean()},

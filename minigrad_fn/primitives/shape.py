@@ -57,7 +57,8 @@ def _bid_vjp(g, ans, x, *, shape, broadcast_dimensions):
 
 broadcast_in_dim_p = primitive("broadcast_in_dim", _bid_rule, _bid_impl, [_bid_vjp],
                                lax_fn("broadcast_in_dim"), reads=(),
-                               display=Display("broadcast", show_out_shape, kind="moves"))
+                               display=Display("broadcast", show_out_shape, kind="moves",
+                                               local="1 for each copy: upstream summed back"))
 
 
 def _bid_batch(args, dims, *, shape, broadcast_dimensions):
@@ -112,7 +113,7 @@ def _reshape_simplify(eqn, ctx):
 
 reshape_p = primitive("reshape", _reshape_rule, lambda x, *, new_sizes: np.reshape(x, new_sizes),
                       [lambda g, ans, x, *, new_sizes: reshape(g, x.shape)], lax_fn("reshape"), reads=(),
-                      display=Display(params=show_out_shape, kind="moves"))
+                      display=Display(params=show_out_shape, kind="moves", local="upstream reshaped back"))
 reshape_p.rules["simplify"] = _reshape_simplify
 
 
@@ -180,7 +181,8 @@ def _transpose_simplify(eqn, ctx):
 transpose_p = primitive("transpose", _transpose_rule, lambda x, *, permutation: np.transpose(x, permutation),
                         [lambda g, ans, x, *, permutation: transpose(g, tuple(np.argsort(permutation)))],
                         lax_fn("transpose"), reads=(),
-                        display=Display(params=show_param("permutation", "perm"), kind="moves"))
+                        display=Display(params=show_param("permutation", "perm"), kind="moves",
+                                        local="upstream transposed back"))
 transpose_p.rules["simplify"] = _transpose_simplify
 
 
@@ -216,7 +218,7 @@ def _squeeze_rule(x, *, dimensions):
 
 squeeze_p = primitive("squeeze", _squeeze_rule, lambda x, *, dimensions: np.squeeze(x, dimensions),
                       [lambda g, ans, x, *, dimensions: reshape(g, x.shape)], lax_fn("squeeze"), reads=(),
-                      display=Display(kind="moves"))
+                      display=Display(kind="moves", local="upstream reshaped back"))
 squeeze_p.rules["jvp"] = linear_jvp(squeeze_p)
 # the squeezed axes renumbered around the batch axis, which stays (less the squeezed axes before it)
 squeeze_p.rules["batch"] = reducer_batch(squeeze_p, "dimensions")
@@ -281,7 +283,7 @@ def _concat_vjp(eqn, res, cts, wanted):
 concatenate_p = primitive("concatenate", _concat_rule,
                           lambda *xs, dimension: np.concatenate(xs, axis=dimension), _concat_vjp,
                           lambda *xs, dimension: lax.concatenate(xs, dimension), reads=(),
-                          display=Display(kind="moves"))
+                          display=Display(kind="moves", local="its own part of upstream"))
 
 
 def _concat_batch(args, dims, *, dimension):
@@ -350,7 +352,8 @@ def _slice_text(eqn):
 
 
 slice_p = primitive("slice", _slice_rule, _slice_impl, [_slice_vjp], lax_fn("slice"), reads=(),
-                    display=Display(params=_slice_text, kind="moves"))
+                    display=Display(params=_slice_text, kind="moves",
+                                    local="upstream put back in place, 0 elsewhere"))
 
 
 def _slice_batch(args, dims, *, start_indices, limit_indices, strides):
@@ -408,7 +411,7 @@ def _pad_vjp(g, ans, x, *, padding_config):
 
 pad_p = primitive("pad", _pad_rule, _pad_impl, [_pad_vjp],
                   lambda x, *, padding_config: lax.pad(x, jnp.zeros((), x.dtype), padding_config), reads=(),
-                  display=Display(kind="moves"))
+                  display=Display(kind="moves", local="upstream with the padding cut off"))
 
 
 def _pad_batch(args, dims, *, padding_config):
@@ -435,7 +438,7 @@ def _rev_rule(x, *, dimensions):
 
 rev_p = primitive("rev", _rev_rule, lambda x, *, dimensions: np.flip(x, dimensions),
                   [lambda g, ans, x, *, dimensions: rev(g, dimensions)], lax_fn("rev"), reads=(),
-                  display=Display(kind="moves"))
+                  display=Display(kind="moves", local="upstream reversed back"))
 rev_p.rules["jvp"] = linear_jvp(rev_p)
 # the reversed axes renumbered around the batch axis, which stays where it is
 rev_p.rules["batch"] = reducer_batch(rev_p, "dimensions")
