@@ -569,7 +569,7 @@ def test_nn_functions_are_collapsed_by_default():
     args = (rng.standard_normal((4, 5)), rng.standard_normal((5, 3)), rng.standard_normal((6, 4)),
             np.array([0, 1, 2, 0, 1, 2]))
     default = [label for _, label in gate_nodes(mg.graph(classifier)(*args).source)]
-    assert default[:2] == ["dot", "relu\n(2 ops)"]
+    assert default[:2] == ["dot", "relu = max(0, ·)\n(2 ops)"]
     assert default[2] == "dot" and default[3].startswith("softmax_cross_entropy\n(") and len(default) == 4
     everything = [label for _, label in gate_nodes(mg.graph(classifier, collapse=False)(*args).source)]
     assert "exp" in everything and "log" in everything and len(everything) > 10
@@ -710,7 +710,7 @@ import html  # noqa: E402
 def test_two_layer_net_fits_a_screen():
     g = mg.graph(two_layer_loss)(*two_layer_args())
     labels = [label for _, label in gate_nodes(g.source)]
-    assert labels[:5] == ["dot", "add", "relu\n(2 ops)", "dot", "add"] and len(labels) == 13
+    assert labels[:5] == ["dot", "add", "relu = max(0, ·)\n(2 ops)", "dot", "add"] and len(labels) == 13
     width, height = png_size(g)
     assert width <= 1900 and height <= 1000, (width, height)  # it was 6,000 px wide, one gate per equation
     assert png_size(mg.graph(two_layer_loss, view="layers")(*two_layer_args()))[0] <= 1500
