@@ -76,7 +76,13 @@ def _parser() -> argparse.ArgumentParser:
                                          "(default: DOT on stdout)")
             p.add_argument("--backward", action="store_true", help="also draw the backward pass's equations")
             p.add_argument("--collapse", action="append",
-                           help="draw the calls of this function as one node (repeatable)")
+                           help="draw the calls of this function as one node (repeatable; nn's are by default)")
+            p.add_argument("--plumbing", action="store_true",
+                           help="also draw layout plumbing (reshape, squeeze, broadcast) as gates")
+            p.add_argument("--view", choices=("gates", "layers"), default="gates",
+                           help="gates (one node per operation) or layers (a net's layers as nodes)")
+        else:
+            p.add_argument("--quiz", action="store_true", help="leave the gradients blank, to fill in by hand")
 
     demo = sub.add_parser("demo", help="the lecture's worked examples, their IR, and a 2-layer net training")
     demo.add_argument("--steps", type=int, default=5, help="gradient-descent steps of the 2-layer net (default 5)")
@@ -289,10 +295,11 @@ def _picture(args) -> int:
     try:
         if args.command == "explain":
             from .explain import explain
-            result = explain(fun, digits=args.digits)(*values)
+            result = explain(fun, digits=args.digits, quiz=args.quiz)(*values)
         else:
             from .graph import graph
-            result = graph(fun, show_backward=args.backward, collapse=args.collapse, digits=args.digits)(*values)
+            result = graph(fun, show_backward=args.backward, collapse=args.collapse, digits=args.digits,
+                           plumbing=args.plumbing, view=args.view)(*values)
     except Exception as e:  # the user's expression may fail in any way: one line, no traceback
         advice = _expression_advice(args.expression, e)
         if advice is not None:

@@ -473,3 +473,18 @@ def test_cli_numpy_warnings_with_w_error(tmp_path):
     for r in (r, r_error):
         assert r.returncode == 0 and "-inf" in r.stdout
         assert len(r.stderr.strip().splitlines()) == 1 and "Warning" not in r.stderr and ".py" not in r.stderr
+
+
+def test_cli_quiz_plumbing_and_layers(capsys):
+    """explain --quiz leaves the gradients blank; graph --plumbing draws the reshape a product makes and
+    --view layers draws a net's layer as one node."""
+    assert main(["explain", "lambda x, y, z: (x + y) * z", "-2", "5", "-4", "--quiz"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("____") == 8 and "-4.00  -4.00" not in out  # 4 downstreams, an upstream, 3 inputs
+    expr = "lambda W, x, b: sum(tanh(W @ x + b) ** 2)"
+    args = ["[[1,2],[3,4]]", "[0.1,0.2]", "[0.5,-0.5]"]
+    counts = {}
+    for flags in ([], ["--plumbing"], ["--view", "layers"]):
+        assert main(["graph", expr, *args, *flags]) == 0
+        counts[" ".join(flags)] = len(re.findall(r"^\s*g\d+ \[", capsys.readouterr().out, re.M))
+    assert counts["--plumbing"] > counts[""] > counts["--view layers"] >= 1, counts
