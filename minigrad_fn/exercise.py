@@ -33,7 +33,7 @@ import numpy as np
 
 from tracing import ArgumentError, DTypeError, ShapeError, Var, tree_flatten
 
-from .explain import equation_text, gate_row
+from .explain import _is_number, equation_text, gate_row
 from .graph import Recording, display_of, fmt_value, record
 
 # Gates that only lay values out anew (`W @ x` of a vector x reshapes x to a column and back): a value and
@@ -502,11 +502,3 @@ class _Blame:
                 hints.append(f"Yours is only {label}: add up the gradients of all {len(values)} uses.")
                 break
         return [head] + lines
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
