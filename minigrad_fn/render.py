@@ -31,13 +31,18 @@ def renderer() -> str | None:
     """The program that renders DOT here (a path), or None when there is none."""
     forced = os.environ.get("MINIGRAD_FN_DOT")
     if forced:
-        return None if forced == "none" else shutil.which(forced) or forced
-    found = shutil.which("dot") or shutil.which("graphviz-pure")
+        return None if forced == "none" else _find(forced) or forced
+    return _find("dot") or _find("graphviz-pure")
+
+
+def _find(program: str) -> str | None:
+    """`program` on PATH, or in this Python's scripts folder, which need not be on PATH (a notebook
+    kernel or a virtual environment's python started by its path)."""
+    found = shutil.which(program)
     if found:
         return found
-    # a virtual environment's scripts folder need not be on PATH (a notebook kernel started by path)
     for folder in (sysconfig.get_path("scripts"), os.path.dirname(sys.executable)):
-        path = os.path.join(folder, "graphviz-pure")
+        path = os.path.join(folder, program)
         if os.access(path, os.X_OK):
             return path
     return None
