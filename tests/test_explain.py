@@ -267,6 +267,25 @@ def _zeros_for_none(upstream, eqn):
     return [np.zeros(v.aval.shape, v.aval.dtype) if u is None else u for v, u in zip(eqn.outvars, upstream)]
 
 
+def _gradient_of_intermediate(rec, i):
+    """mg.vjp of "the rest of the program" at equation i's output: the equations after i evaluated again
+    with that value as the input (everything not computed from it held at its recorded value), every output
+    seeded with ones, once per time it is returned. Independent of the recording's backward pass."""
+    from tracing import Var
+    v = rec.eqns[i].outvars[0]
+
+    def rest(x):
+        env = dict(rec.env)
+        env[v] = x
+        for eqn in rec.eqns[i + 1:]:
+            out = eqn.prim.bind(*[env[a] if type(a) is Var else a.val for a in eqn.invars], **eqn.params)
+            env.update(zip(eqn.outvars, out if eqn.prim.multiple_results else [out]))
+        return [env[o] if type(o) is Var else o.val for o in rec.jaxpr.outvars]
+    outs, pullback = mg.vjp(rest, rec.env[v])
+    (g,) = pullback([np.ones(np.shape(o), np.result_type(o)) for o in outs])
+    return np.asarray(g)
+
+
 def check_rows_against_vjp(fun, args, rtol=1e-9):
     """Every row's downstream gradients are mg.vjp of its gate alone at the recorded operands with the row's
     upstream; the elementwise rows' numbers are local x upstream; the inputs' gradients are mg.vjp of the
@@ -297,6 +316,12 @@ def check_rows_against_vjp(fun, args, rtol=1e-9):
                                            err_msg=f"{row.equation}: operand {op.name}")
                 if not isinstance(op.local, str) and op.local is not None and len(eqn.outvars) == 1:
                     np.testing.assert_allclose(op.downstream, op.local * row.upstream, rtol=rtol, atol=1e-12)
+    for row in table.rows:  # the upstream of every row is the library's gradient of that value
+        eqn = rec.eqns[row.step - 1]
+        if len(eqn.outvars) == 1 and eqn.outvars[0].aval.dtype.kind == "f":
+            want = _gradient_of_intermediate(rec, row.step - 1)
+            got = np.zeros_like(want) if row.upstream is None else row.upstream
+            np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-12, err_msg=f"upstream of {row.equation}")
     outs, pullback = mg.vjp(fun, *args)
     leaves = outs if isinstance(outs, (list, tuple)) else [outs]
     seeds = [np.ones(np.shape(o)) for o in leaves]
