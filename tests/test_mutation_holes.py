@@ -8,7 +8,11 @@
 3. jit's VJP cache (per argnums, per pattern of nonzero cotangents, closures over tracers);
 4. seeding of repeated outputs, outputs that are inputs and repeated pytree leaves;
 5. lowering of every elementwise function on integer and bool operands, and round at exact ties;
-6. float16 (and float32) reductions: numpy's result dtypes, values within a stated bound, their gradients.
+6. float16 (and float32) reductions: numpy's result dtypes, values within a stated bound, their gradients;
+7. from a mutmut run over the core: jit's cache keys (static values of every type, negative static_argnums,
+   lower() and calls sharing entries, its counts) and its error for unhashable static arguments, optimize()
+   inside nested programs of every form, errors naming vjp/grad and the function, and jit's backward
+   programs cached per pattern.
 
 Everything is checked against numpy, or against JAX in float64 (conftest enables x64).
 """
@@ -25,6 +29,7 @@ from hypothesis import assume, given, settings, strategies as st
 import minigrad_fn as mg
 import minigrad_fn.numpy as mnp
 from minigrad_fn import lax
+from minigrad_fn.compiler import JitCacheInfo
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1279,3 +1284,264 @@ def test_float16_sum_liberty_documented_in_the_readme():
     assert abs(float(got) - exact) <= 10001 * 2.0 ** -11 * exact and abs(float(want) - exact) < 1
     _assert_same(mnp.sum(x), want, "eager is numpy's", exact=True)
     _assert_same(mg.jit(mnp.sum, backend="numpy")(x), want, "jit numpy is numpy's", exact=True)
+
+
+# =============================================================================================
+# 7. Found by a mutmut run over the core (passes, ir, interpreter, autodiff, jit's cache): planted
+#    changes that no test caught, each closed by a class of tests of what the code promises.
+# =============================================================================================
+
+# ---------------------------------------------------------------------------------------------
+# 7a. jit's cache: static arguments as keys, negative static_argnums, lower() and call share entries
+
+# Static values Python finds equal (1 == 1.0 == True == np.int32(1), -0.0 == 0.0, frozenset({1}) ==
+# frozenset({1.0})) but that trace different programs; their reprs tell them apart.
+_STATIC_VALUES = [1, 1.0, True, np.int32(1), np.float32(1), np.float64(1), 0.0, -0.0, 2.5, 1 + 0j,
+                  (1,), (1.0,), (True,), ((1, 2.0),), (), frozenset(), frozenset({1}), frozenset({1.0}),
+                  frozenset({True}), frozenset({2}), frozenset({1, 2}), frozenset({(1,)}), frozenset({(1.0,)}),
+                  frozenset({frozenset({1})}), frozenset({frozenset({1.0})}), "a", None]
+
+
+def _code(s) -> float:
+    """A number that differs for static values of different reprs (types and values)."""
+    return float(sum((i + 1) * ord(c) for i, c in enumerate(repr(s))))
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.integers(0, len(_STATIC_VALUES) - 1), min_size=1, max_size=12), st.booleans())
+def test_static_arguments_key_the_cache_by_type_and_value(picks, by_name):
+    """Each call computes with its own static value (never a trace made for an equal-but-different one),
+    and the cache counts one miss per distinct value, a hit for every repeat."""
+    traced = []
+
+    def f(x, s):
+        traced.append(repr(s))
+        return x + _code(s)
+
+    jf = mg.jit(f, static_argnames="s") if by_name else mg.jit(f, static_argnums=1)
+    x = np.arange(2.0)
+    for k in picks:
+        s = _STATIC_VALUES[k]
+        out = jf(x, s=s) if by_name else jf(x, s)
+        np.testing.assert_array_equal(np.asarray(out), x + _code(s), err_msg=repr(s))
+    distinct = {repr(_STATIC_VALUES[k]) for k in picks}
+    assert sorted(traced) == sorted(distinct)
+    assert jf.cache_info() == JitCacheInfo(hits=len(picks) - len(distinct), misses=len(distinct),
+                                              size=len(distinct))
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_negative_static_argnums_name_the_same_argument_as_positive_ones(n):
+    """static_argnums=k and k - n (k = 0 .. n-1) make the same argument static, however it is passed."""
+    reducers = {"sum": np.sum, "max": np.max}
+
+    def f(*args):
+        (name,) = [a for a in args if isinstance(a, str)]
+        return sum(getattr(mnp, name)(a) for a in args if not isinstance(a, str))
+
+    for k in range(n):
+        xs = [np.arange(3.0) + i for i in range(n)]
+        for num in (k, k - n):
+            jf = mg.jit(f, static_argnums=num)
+            for name in ("sum", "max", "sum"):
+                args = xs[:k] + [name] + xs[k + 1:]
+                want = sum(reducers[name](a) for a in args if not isinstance(a, str))
+                assert float(jf(*args)) == want, (n, k, num, name)
+            assert jf.cache_info() == JitCacheInfo(hits=1, misses=2, size=2), (n, k, num)
+
+
+@pytest.mark.parametrize("value", [[2, 3], {"a": 1}, {1, 2}, np.arange(2)], ids=["list", "dict", "set", "ndarray"])
+@pytest.mark.parametrize("by_name", [False, True])
+def test_unhashable_static_argument_error_names_the_function_argument_and_fix(value, by_name):
+    def reshaper(x, shape):
+        return x
+
+    jf = mg.jit(reshaper, static_argnames="shape") if by_name else mg.jit(reshaper, static_argnums=1)
+    with pytest.raises(mg.ArgumentError) as e:
+        jf(np.ones(6), shape=value) if by_name else jf(np.ones(6), value)
+    which = "'shape' (static_argnames)" if by_name else "#1 (static_argnums)"
+    assert e.value.raw_message == (
+        f"jit(reshaper): static argument {which} is a {type(value).__name__}, which is unhashable; "
+        "static arguments are keys of the compilation cache")
+    assert e.value.hint == (
+        "Pass a hashable value (a tuple instead of a list, a frozenset instead of a set), or make it a regular "
+        "traced argument by leaving it out of static_argnums/static_argnames.")
+    assert jf.cache_info() == JitCacheInfo(0, 0, 0)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["call", "lower", "clear"]), st.integers(1, 3)), min_size=1, max_size=10),
+       st.sampled_from(["xla", "numpy"]))
+def test_lower_and_calls_share_one_cache_and_its_counts(ops, backend):
+    """jit(f).lower(x) traces only a signature not seen yet (by a call or an earlier lower) and stores it
+    for later calls; calls count hits and misses, lower counts misses; clear_cache starts from zero."""
+    traced = []
+
+    def f(x):
+        traced.append(x.shape)
+        return mnp.sin(x) * 2.0
+
+    jf = mg.jit(f, backend=backend)
+    seen, hits, misses, programs, traces = set(), 0, 0, {}, 0
+    for op, n in ops:
+        x = np.linspace(0.0, 1.0, n)
+        if op == "clear":
+            jf.clear_cache()
+            seen, hits, misses, programs = set(), 0, 0, {}
+            assert jf.cache_info() == JitCacheInfo(0, 0, 0)
+            continue
+        new = n not in seen
+        misses += new
+        traces += new
+        if op == "call":
+            hits += not new
+            np.testing.assert_allclose(np.asarray(jf(x)), np.sin(x) * 2.0, rtol=1e-15)
+        else:
+            jaxpr = jf.lower(x).jaxpr
+            assert programs.setdefault(n, jaxpr) is jaxpr, "lower traced a signature it had"
+        seen.add(n)
+        assert jf.cache_info() == JitCacheInfo(hits, misses, len(seen)), (op, n)
+    assert len(traced) == traces
+
+
+# ---------------------------------------------------------------------------------------------
+# 7b. optimize() sees inside every documented form of nested program: a Jaxpr, a ClosedJaxpr (its
+#     constants kept), a tuple or a list of them (ir.subjaxprs), in any primitive's params
+
+_Pair = __import__("collections").namedtuple("_Pair", "a b")
+
+
+def _nested_programs(form):
+    """Programs of x with redundant work (x * 1, a repeated sin) in the given form, and their reference."""
+    import tracing
+    c = np.array([0.5, -2.0, 3.0])
+    # a reshaped and a broadcast literal: small arrays of constants, which a nested program keeps as
+    # equations (it has no constants of its own to fold them into)
+    plain = lambda x: (mnp.sin(x * 1.0) + mnp.sin(x * 1.0)) * 3.0 + mnp.broadcast_to(1.0, (1,))  # noqa: E731
+    closing = lambda x: (mnp.cos(x + 0.0) + mnp.cos(x + 0.0)) * c - mnp.reshape(2.0, (1, 1))  # noqa: E731
+    refs = [lambda x: 2 * np.sin(x) * 3.0 + 1.0, lambda x: 2 * np.cos(x) * c - np.full((1, 1), 2.0)]
+    x = np.linspace(-1.0, 1.0, 3)
+    made = [tracing.make_jaxpr(f, optimize=False)(x) for f in (plain, closing)]
+    if form == "Jaxpr":
+        return made[0].jaxpr, refs[:1]
+    if form == "ClosedJaxpr":
+        return made[1], refs[1:]
+    bodies = [made[0].jaxpr, made[1]] if form == "mixed" else made
+    return (tuple if form != "list" else list)(bodies), refs
+
+
+@pytest.mark.parametrize("form", ["Jaxpr", "ClosedJaxpr", "tuple", "list", "mixed"])
+def test_optimize_simplifies_nested_programs_in_every_form(form):
+    import tracing
+    programs, refs = _nested_programs(form)
+
+    def flat(p):
+        return [p] if isinstance(p, (tracing.Jaxpr, tracing.ClosedJaxpr)) else list(p)
+
+    def run(p, args):
+        if isinstance(p, tracing.ClosedJaxpr):
+            return tracing.eval_jaxpr(p.jaxpr, p.consts, args)
+        return tracing.eval_jaxpr(p, [], args)
+
+    apply_all = tracing.Primitive(
+        "apply_all", lambda *avals, programs, **other: [a for p in flat(programs) for a in p.out_avals],
+        lambda *args, programs, **other: [o for p in flat(programs) for o in run(p, args)], multiple_results=True)
+    # params beside the programs, of every kind, are left as they are
+    other = dict(n=3, none=None, empty=(), axes=(0, 1), pair=_Pair(1, 2.0), dtype=np.dtype("float32"), name="s")
+    x = np.linspace(-1.0, 1.0, 3)
+    outer = tracing.make_jaxpr(lambda x: apply_all.bind(x, programs=programs, **other), optimize=False)(x)
+    opt = tracing.optimize(outer)
+    (eqn,) = [e for e in opt.jaxpr.eqns if e.prim is apply_all]
+    for k, v in other.items():
+        assert type(eqn.params[k]) is type(v) and eqn.params[k] == v, k
+    new = eqn.params["programs"]
+    assert type(new) is type(programs)
+    for before, after in zip(flat(programs), flat(new)):
+        assert type(after) is type(before)
+        b = before.jaxpr if isinstance(before, tracing.ClosedJaxpr) else before
+        a = after.jaxpr if isinstance(after, tracing.ClosedJaxpr) else after
+        assert len(a.eqns) < len(b.eqns), f"not optimised:\n{a}"
+        if isinstance(before, tracing.ClosedJaxpr):
+            assert len(after.consts) == len(before.consts)
+            assert all(p is q for p, q in zip(after.consts, before.consts))
+    got = tracing.eval_jaxpr(opt.jaxpr, opt.consts, [x])
+    assert len(got) == len(refs)
+    for g, ref in zip(got, refs):
+        _assert_same(g, ref(x), form, rtol=1e-15)
+
+
+@pytest.mark.parametrize("form", ["Jaxpr", "ClosedJaxpr", "tuple"])
+def test_optimize_keeps_a_nested_program_it_cannot_improve_as_the_same_object(form):
+    """What is cached on a body (its compiled runners, its VJP split) survives optimising the program
+    around it when the body is already as simple as it gets."""
+    import tracing
+    x = np.linspace(-1.0, 1.0, 3)
+    best = tracing.make_jaxpr(lambda x: mnp.sin(x) * 3.0)(x)
+    programs = {"Jaxpr": best.jaxpr, "ClosedJaxpr": best, "tuple": (best.jaxpr, best.jaxpr)}[form]
+    flat = lambda p: list(p) if isinstance(p, tuple) else [p]  # noqa: E731
+    hold = tracing.Primitive("hold", lambda *avals, programs: [avals[0]], lambda x, programs: [x],
+                             multiple_results=True)
+    outer = tracing.make_jaxpr(lambda x: hold.bind(mnp.cos(x), programs=programs)[0] * 1.0, optimize=False)(x)
+    opt = tracing.optimize(outer)
+    assert len(opt.jaxpr.eqns) == 2  # the outer program did change (x * 1.0 went)
+    (eqn,) = [e for e in opt.jaxpr.eqns if e.prim is hold]
+    for before, after in zip(flat(programs), flat(eqn.params["programs"])):
+        a = after.jaxpr if isinstance(after, tracing.ClosedJaxpr) else after
+        b = before.jaxpr if isinstance(before, tracing.ClosedJaxpr) else before
+        assert a is b
+
+
+# ---------------------------------------------------------------------------------------------
+# 7c. vjp's and grad's errors name the transform and the user's function
+
+def _named_error_cases():
+    def loss(x):
+        return mnp.sum(x)
+
+    def text(x):
+        return "out"
+
+    def single(x):
+        return mnp.sum(x)
+
+    return [(loss, ("abc",), {}, "argument x is a str, not an array or a scalar"),
+            (text, (np.ones(2),), {}, "output: leaf 0 is a str, not an array or a scalar"),
+            (single, (np.ones(2),), {"has_aux": True}, "with has_aux=True the function must return a pair")]
+
+
+@pytest.mark.parametrize("transform", ["vjp", "grad"])
+def test_vjp_and_grad_errors_name_the_transform_and_the_function(transform):
+    for fun, args, kwargs, what in _named_error_cases():
+        with pytest.raises(mg.ArgumentError) as e:
+            if transform == "vjp":
+                mg.vjp(fun, *args, **kwargs)
+            else:
+                mg.grad(fun, **kwargs)(*args)
+        assert e.value.raw_message.startswith(f"{transform}({fun.__name__}): {what}"), e.value.raw_message
+
+
+# ---------------------------------------------------------------------------------------------
+# 7d. jit's backward programs are cached: one per pattern (wanted inputs, outputs with a cotangent),
+#     reused by every later gradient (so XLA compiles each once), never shared between patterns
+
+def _backward_bodies(closed):
+    return [e.params["jaxpr"] for e in closed.jaxpr.eqns if e.params.get("name", "").startswith("vjp_")]
+
+
+def test_a_jitted_functions_backward_program_is_traced_once_per_pattern():
+    jf = mg.jit(lambda x, y: (mnp.sum(mnp.sin(x) * y), mnp.sum(x * x)))
+    x, y = np.linspace(0.1, 0.9, 3), np.arange(3.0)
+    first = {}
+    for _ in range(2):
+        for argnums in ((0,), (1,), (0, 1)):
+            for out in (0, 1):
+                def loss(x, y):
+                    return jf(x, y)[out]
+                closed = mg.make_jaxpr(mg.grad(loss, argnums=argnums))(x, y)
+                (body,) = _backward_bodies(closed)
+                assert first.setdefault((argnums, out), body) is body, (argnums, out)
+                got = mg.eval_jaxpr(closed.jaxpr, closed.consts, [x, y])
+                want = jax.grad(lambda x, y: [jnp.sum(jnp.sin(x) * y), jnp.sum(x * x)][out], argnums)(x, y)
+                for g, w in zip(got, want):
+                    _assert_same(g, np.asarray(w), str((argnums, out)))
+    assert len({id(b) for b in first.values()}) == len(first)  # a program per pattern
