@@ -15,6 +15,13 @@
    programs cached per pattern.
 
 Everything is checked against numpy, or against JAX in float64 (conftest enables x64).
+
+Equivalent mutants of that mutmut run (no observable change; not to be "killed"): a `... or True` in
+RewriteContext.producer (literals are never keys of producers); the unused `n_consts` of _optimize_body
+changed by its callers; `new_consts=None` (falsy, as False); the value of the "optimized" marker (only
+tested with `in`) or the marker never found (a body optimised twice: the same result, slower); jit's lower()
+looking up the cache for arguments that are not arrays (tracing raises before any entry can exist); and
+`with_values=None` in _trace_backward (tested for truth only).
 """
 from __future__ import annotations
 
