@@ -12,7 +12,7 @@
 7. from a mutmut run over the core: jit's cache keys (static values of every type, negative static_argnums,
    lower() and calls sharing entries, its counts) and its error for unhashable static arguments, optimize()
    inside nested programs of every form, errors naming vjp/grad and the function, and jit's backward
-   programs cached per pattern.
+   programs cached per pattern, and every program of a jitted function run on the backend asked for.
 
 Everything is checked against numpy, or against JAX in float64 (conftest enables x64).
 
@@ -21,7 +21,9 @@ RewriteContext.producer (literals are never keys of producers); the unused `n_co
 changed by its callers; `new_consts=None` (falsy, as False); the value of the "optimized" marker (only
 tested with `in`) or the marker never found (a body optimised twice: the same result, slower); jit's lower()
 looking up the cache for arguments that are not arrays (tracing raises before any entry can exist); and
-`with_values=None` in _trace_backward (tested for truth only).
+`with_values=None` in _trace_backward (tested for truth only); `np.array(c)` without `copy=True` in
+jit's _snapshot (a copy all the same) and its read-only flag (nothing in the library writes to a kept
+constant; the copy is what protects it from the caller).
 """
 from __future__ import annotations
 
@@ -1552,3 +1554,52 @@ def test_a_jitted_functions_backward_program_is_traced_once_per_pattern():
                 for g, w in zip(got, want):
                     _assert_same(g, np.asarray(w), str((argnums, out)))
     assert len({id(b) for b in first.values()}) == len(first)  # a program per pattern
+
+
+# ---------------------------------------------------------------------------------------------
+# 7e. Every program a jitted function runs (its body called eagerly inside grad, the forward and backward
+#     programs of its VJP, nested calls) runs on the backend it was asked for, and each is built once.
+
+def _jit_workloads(backend):
+    def f(x, y):
+        return mnp.sum(mnp.tanh(x) * y) + mnp.sum(x ** 2)
+
+    jf = mg.jit(f, backend=backend)
+    x, y = np.linspace(-1.0, 1.0, 5), np.linspace(0.5, 2.0, 5)
+    outer = mg.jit(lambda z: jf(z, y), backend=backend)  # a jitted function calling another
+    return [
+        (lambda: jf(x, y), None),
+        (lambda: mg.grad(jf)(x, y), jax.grad(lambda x, y: jnp.sum(jnp.tanh(x) * y) + jnp.sum(x ** 2))(x, y)),
+        (lambda: mg.grad(jf, argnums=1)(x, y), np.tanh(x)),
+        (lambda: mg.grad(lambda x: outer(x) * 2.0)(x),
+         2 * jax.grad(lambda x: jnp.sum(jnp.tanh(x) * y) + jnp.sum(x ** 2))(x)),
+    ]
+
+
+@pytest.mark.parametrize("backend", ["xla", "numpy"])
+def test_jitted_programs_run_on_their_backend_and_are_built_once(backend, monkeypatch):
+    from minigrad_fn import compiler
+    other = "_numpy_runner" if backend == "xla" else "_xla_runner"
+    mine = "_xla_runner" if backend == "xla" else "_numpy_runner"
+    built = []
+
+    def refuse(*a, **k):
+        raise AssertionError(f"a program of a jit(backend={backend!r}) was built for the other backend")
+
+    real = getattr(compiler, mine)
+
+    def counting(jaxpr, *a, **k):
+        built.append(id(jaxpr))
+        return real(jaxpr, *a, **k)
+
+    monkeypatch.setattr(compiler, other, refuse)
+    monkeypatch.setattr(compiler, mine, counting)
+    for run, want in _jit_workloads(backend):
+        first = run()
+        n = len(built)
+        again = run()  # the same signature again: every runner comes from a cache
+        assert len(built) == n, "a runner was built again for a program already run"
+        np.testing.assert_allclose(np.asarray(again), np.asarray(first), rtol=0, atol=0)
+        if want is not None:
+            np.testing.assert_allclose(np.asarray(first), np.asarray(want), rtol=1e-12)
+    assert len(built) == len(set(built)), "one program was given two runners"
