@@ -12,7 +12,9 @@
 7. from a mutmut run over the core: jit's cache keys (static values of every type, negative static_argnums,
    lower() and calls sharing entries, its counts) and its error for unhashable static arguments, optimize()
    inside nested programs of every form, errors naming vjp/grad and the function, and jit's backward
-   programs cached per pattern, and every program of a jitted function run on the backend asked for.
+   programs cached per pattern, every program of a jitted function run on the backend asked for,
+   transformed functions' names and __wrapped__, CSE keys of namedtuple parameters, and which values may
+   become Python numbers under grad.
 
 Everything is checked against numpy, or against JAX in float64 (conftest enables x64).
 
@@ -23,7 +25,8 @@ tested with `in`) or the marker never found (a body optimised twice: the same re
 looking up the cache for arguments that are not arrays (tracing raises before any entry can exist); and
 `with_values=None` in _trace_backward (tested for truth only); `np.array(c)` without `copy=True` in
 jit's _snapshot (a copy all the same) and its read-only flag (nothing in the library writes to a kept
-constant; the copy is what protects it from the caller).
+constant; the copy is what protects it from the caller); `prim=None` passed to a custom VJP forward
+part (every custom `fwd` knows its own primitive).
 """
 from __future__ import annotations
 
@@ -1603,3 +1606,62 @@ def test_jitted_programs_run_on_their_backend_and_are_built_once(backend, monkey
         if want is not None:
             np.testing.assert_allclose(np.asarray(first), np.asarray(want), rtol=1e-12)
     assert len(built) == len(set(built)), "one program was given two runners"
+
+
+# ---------------------------------------------------------------------------------------------
+# 7f. Transformed functions say what they are: `grad(f)` is named so and wraps f (inspect.unwrap, help()).
+
+@pytest.mark.parametrize("transform", ["grad", "value_and_grad", "jacfwd", "jacrev", "hessian", "jit"])
+def test_transformed_functions_are_named_and_wrap_the_function(transform):
+    def loss(x):
+        return mnp.sum(x ** 2)
+
+    t = getattr(mg, transform)(loss)
+    assert t.__name__ == f"{transform}(loss)"
+    assert t.__wrapped__ is loss
+    import inspect
+    assert inspect.unwrap(t) is loss
+
+
+# ---------------------------------------------------------------------------------------------
+# 7g. CSE keys parameters strictly: a namedtuple parameter is compared field by field, with each field's
+#     type (1 == 1.0 == True, but they are different parameters).
+
+def test_cse_never_merges_equations_whose_namedtuple_params_differ():
+    from collections import namedtuple
+    Shift = namedtuple("Shift", "a b")
+    shift = lax.primitive("shift_by_tuple", lambda x, *, by: x, lambda x, *, by: x + by.a * 10 + by.b,
+                          [lambda g, ans, x, *, by: g])
+    values = [Shift(1, 2), Shift(1, 3), Shift(2, 2), Shift(1.5, 2), Shift(1, 2), Shift(True, 2)]
+
+    def f(x):
+        return [shift.bind(x, by=v) for v in values]
+
+    x = np.arange(3.0)
+    want = [x + v.a * 10 + v.b for v in values]
+    from tracing.passes import optimize
+    opt = optimize(mg.make_jaxpr(f)(x))
+    for got in (mg.jit(f, backend="numpy")(x), mg.eval_jaxpr(opt.jaxpr, opt.consts, [x])):
+        for g, w, v in zip(got, want, values):
+            np.testing.assert_array_equal(np.asarray(g), w, err_msg=repr(v))
+    kept = {repr(e.params["by"]) + type(e.params["by"].a).__name__ for e in opt.jaxpr.eqns}
+    assert len(kept) == 5  # Shift(1, 2) twice is one equation; Shift(True, 2) is its own
+
+
+# ---------------------------------------------------------------------------------------------
+# 7h. Under grad, a value no derivative flows into (stop_gradient, floor, sign, round...) may become a
+#     Python number; a value the derivative flows through may not (GradientLostError).
+
+@pytest.mark.parametrize("make", [lambda x: lax.stop_gradient(x), mnp.floor, mnp.sign, mnp.round,
+                                  lambda x: mnp.floor(x * 3.0) + lax.stop_gradient(x * 2.0)],
+                         ids=["stop_gradient", "floor", "sign", "round", "floor_plus_stopped"])
+def test_values_without_a_derivative_may_become_python_numbers(make):
+    def f(x):
+        k = float(make(x))  # no derivative is lost here
+        return x * k
+
+    x = 1.3
+    k = float(make(np.float64(x)))
+    assert float(mg.grad(f)(x)) == k
+    with pytest.raises(mg.GradientLostError):
+        mg.grad(lambda x: x * float(make(x) + x))(x)
