@@ -1665,3 +1665,38 @@ def test_values_without_a_derivative_may_become_python_numbers(make):
     assert float(mg.grad(f)(x)) == k
     with pytest.raises(mg.GradientLostError):
         mg.grad(lambda x: x * float(make(x) + x))(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# 7i. Outputs that carry no derivative (stop_gradient'd, piecewise constant, made from integer inputs)
+#     get cotangents too; the backward pass must go on past their equations to the differentiable ones
+#     made before them. A mutant that stopped there returned a zero gradient without a word.
+
+_NO_DERIVATIVE = [
+    (lambda x, n: lax.stop_gradient(x) * 3.0, lambda x, n: jax.lax.stop_gradient(x) * 3.0),
+    (lambda x, n: mnp.floor(x) * 2.0, lambda x, n: jnp.floor(x) * 2.0),
+    (lambda x, n: n * 1.5, lambda x, n: n * 1.5),
+]
+_WITH_DERIVATIVE = [
+    (lambda x, n: x * 2.0, lambda x, n: x * 2.0),
+    (lambda x, n: mnp.sin(x) * n, lambda x, n: jnp.sin(x) * n),
+    (lambda x, n: mnp.exp(x) + lax.stop_gradient(x), lambda x, n: jnp.exp(x) + jax.lax.stop_gradient(x)),
+]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 2)), min_size=1, max_size=5))
+def test_outputs_without_a_derivative_do_not_stop_the_backward_pass(picks):
+    outs = [(_WITH_DERIVATIVE if d else _NO_DERIVATIVE)[k] for d, k in picks]
+    x, n = np.array([0.3, -1.2, 2.5]), np.array([2, -1, 3])
+
+    def ours(x):
+        return tuple(m(x, n) for m, _ in outs)
+
+    def theirs(x):
+        return tuple(j(x, n) for _, j in outs)
+
+    cts = tuple(np.full(3, float(k + 1)) for k in range(len(outs)))
+    (got,) = mg.vjp(ours, x)[1](cts)
+    (want,) = jax.vjp(theirs, x)[1](cts)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
