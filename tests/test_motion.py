@@ -8,12 +8,14 @@ import shutil
 import numpy as np
 import pytest
 
+from minigrad_fn.render import renderer
+
 import minigrad_fn as mg
 import minigrad_fn.numpy as mnp
 from minigrad_fn import motion
 from minigrad_fn.graph import BLUE, RED, Graph, fmt_number
 
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
+needs_dot = pytest.mark.skipif(renderer() is None, reason="no Graphviz renderer (dot or graphviz-pure) is installed")
 
 
 def add_mul(x, y, z):
@@ -88,7 +90,6 @@ def test_the_fallback_maps_name_the_nodes_that_draw_each_value():
         assert (g.node_of_eqn, g.wire_of_var) == motion._fallback_maps(without_maps(g))
 
 
-@pytest.mark.skipif(not hasattr(Graph, "animate"), reason="graph.Graph.animate is not added yet")
 def test_graph_animate_delegates_to_motion():
     g = mg.graph(neuron)(*NEURON_ARGS)
     assert [f.source for f in g.animate().frames] == [f.source for f in motion.animate(g).frames]
