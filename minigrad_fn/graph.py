@@ -132,13 +132,9 @@ def _is_call(code) -> bool:
 
 
 def _call_kinds(trace) -> dict:
-    """Call id -> "index", "nn" or "user" for the calls the trace noted. It reads the frames the trace keeps
-    alive while it records (`JaxprTrace._frames`, let go when it ends), so it runs inside the trace."""
-    kinds = {}
-    for call_id, frame in getattr(trace, "_frames", {}).items():
-        code = frame.f_code
-        kinds[call_id] = "index" if code in INDEXING_CODE else "nn" if code.co_filename == _NN_FILE else "user"
-    return kinds
+    """Call id -> "index", "nn" or "user" for the calls the trace noted (asked while it records)."""
+    return {call_id: "index" if code in INDEXING_CODE else "nn" if code.co_filename == _NN_FILE else "user"
+            for call_id, code in trace.call_codes().items()}
 
 
 def record(fun: Callable, args: Sequence) -> Recording:

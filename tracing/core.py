@@ -339,6 +339,11 @@ class JaxprTrace(Trace):
             self._frames[id(f)] = f
         return tuple((f.f_code.co_name, id(f)) for f in reversed(calls))
 
+    def call_codes(self) -> dict:
+        """Call id -> code object of every user-level call noted so far (`record_calls`); valid while the
+        trace records, since the ids are those of frames it keeps alive until it ends."""
+        return {call_id: f.f_code for call_id, f in self._frames.items()}
+
     def to_jaxpr(self, outs: list) -> ClosedJaxpr:
         """The recorded program with `outs` (tracers of this trace or constants) as its outputs."""
         outvars = [o._var if isinstance(o, Tracer) and o._trace is self else self.lift(o) for o in outs]
