@@ -136,6 +136,12 @@ def _text_nodes(source: str) -> set:
             if 'shape="plaintext"' in m.group(2)}
 
 
+def _page(title: str, body: str) -> str:
+    """A self-contained HTML page (`title` already escaped)."""
+    return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>\n<body>\n'
+            f"{body}\n</body></html>\n")
+
+
 def _frame_source(source: str, hidden: set, highlight: str) -> str:
     """The picture's DOT text with the red numbers of the statements in `hidden` (node ids, and
     `a -> b` for edges) drawn in the background colour, and the gate `highlight` drawn in red."""
@@ -275,8 +281,7 @@ class Animation:
     def html(self) -> str:
         """A self-contained HTML page: every frame's SVG inlined, a slider and prev/next buttons."""
         title = html.escape(f"backprop through {self.picture.recording.name}, gate by gate")
-        return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>\n<body>\n'
-                f"<h3>{title}</h3>\n{self._fragment()}\n</body></html>\n")
+        return _page(title, f"<h3>{title}</h3>\n{self._fragment()}")
 
     def _repr_html_(self):
         return self._fragment()
@@ -516,9 +521,7 @@ class SideBySide:
 
     def html(self) -> str:
         """A self-contained HTML page with both pictures inlined and the caption."""
-        title = html.escape(f"{self.forward.recording.name}: forward and reverse mode")
-        return (f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{title}</title></head>\n<body>\n'
-                f"{self._fragment()}\n</body></html>\n")
+        return _page(html.escape(f"{self.forward.recording.name}: forward and reverse mode"), self._fragment())
 
     def _repr_html_(self):
         return self._fragment()
