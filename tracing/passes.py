@@ -27,17 +27,25 @@ def dce(jaxpr: Jaxpr, use_rules: bool = True) -> Jaxpr:
     kept = []
     changed = False
     for eqn in reversed(jaxpr.eqns):
-        used = [v in live for v in eqn.outvars]
-        if not any(used):
-            changed = True
-            continue
-        rule = eqn.prim.rules.get("dce") if use_rules else None
-        if rule is not None and not all(used):
-            smaller = rule(eqn, used)
-            if smaller is not None:
-                eqn, changed = smaller, True
+        outvars = eqn.outvars
+        if len(outvars) == 1:  # the common case, without the lists below
+            if outvars[0] not in live:
+                changed = True
+                continue
+        else:
+            used = [v in live for v in outvars]
+            if not any(used):
+                changed = True
+                continue
+            rule = eqn.prim.rules.get("dce") if use_rules else None
+            if rule is not None and not all(used):
+                smaller = rule(eqn, used)
+                if smaller is not None:
+                    eqn, changed = smaller, True
         kept.append(eqn)
-        live.update(v for v in eqn.invars if type(v) is Var)
+        for v in eqn.invars:
+            if type(v) is Var:
+                live.add(v)
     if not changed:
         return jaxpr
     kept.reverse()
@@ -48,6 +56,8 @@ def dce_closed(closed: ClosedJaxpr, use_rules: bool = True) -> ClosedJaxpr:
     """DCE that also drops constants no remaining equation or output reads (`use_rules=False`: whole
     equations only, each kept as it is)."""
     jaxpr = dce(closed.jaxpr, use_rules)
+    if not jaxpr.constvars:
+        return closed if jaxpr is closed.jaxpr else ClosedJaxpr(jaxpr, [])
     used = {v for e in jaxpr.eqns for v in e.invars if type(v) is Var}
     used.update(v for v in jaxpr.outvars if type(v) is Var)
     pairs = [(v, c) for v, c in zip(jaxpr.constvars, closed.consts) if v in used]

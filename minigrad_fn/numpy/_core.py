@@ -48,7 +48,9 @@ def _name(k) -> str:
 
 
 def _keys(op: str, xs) -> tuple:
-    keys = tuple(_key(x) for x in xs)
+    keys = tuple(map(_key, xs))
+    if _REAL.issuperset(keys):  # the common case: real dtypes and Python numbers
+        return keys
     for x, k in zip(xs, keys):
         if k in _REAL:
             continue

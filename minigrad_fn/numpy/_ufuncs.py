@@ -12,10 +12,11 @@ from ._core import _key, as_array, cast_all, common_dtype, no_kwargs, no_out, re
 
 def _binary(prim_fn, ufunc):
     def fn(x1, x2, /, out=None, **kw):
-        no_out(ufunc.__name__, out)
-        no_kwargs(ufunc.__name__, kw)
-        a, b = cast_all((x1, x2), result_dtype(ufunc, x1, x2))
-        return prim_fn(a, b)
+        if out is not None or kw:
+            no_out(ufunc.__name__, out)
+            no_kwargs(ufunc.__name__, kw)
+        dt = result_dtype(ufunc, x1, x2)
+        return prim_fn(as_array(x1, dt), as_array(x2, dt))
     fn.__name__ = ufunc.__name__
     fn.__doc__ = f"numpy.{ufunc.__name__}, traceable."
     return fn
@@ -92,8 +93,9 @@ def _signed_vs_uint64(ufunc, x1, x2):
 def _unary(prim_fn, ufunc, non_float_unchanged=False):
     # floor/ceil/rint keep integer (and bool) operands as they are, as numpy does; their primitives take floats
     def fn(x, /, out=None, **kw):
-        no_out(ufunc.__name__, out)
-        no_kwargs(ufunc.__name__, kw)
+        if out is not None or kw:
+            no_out(ufunc.__name__, out)
+            no_kwargs(ufunc.__name__, kw)
         dt = result_dtype(ufunc, x)
         x = as_array(x, dt)
         return x if non_float_unchanged and dt.kind != "f" else prim_fn(x)

@@ -70,6 +70,12 @@ def _float_unary_rule(name):
 
 def _binary_rule(name):
     def rule(x, y):
+        dt = x.dtype
+        if y.dtype is dt and dt.kind not in "cb":  # fast paths: one dtype, one shape or a scalar operand
+            if x.shape == y.shape or not y.shape:
+                return ShapedArray(x.shape, dt)
+            if not x.shape:
+                return ShapedArray(y.shape, dt)
         dt = same_dtype(name, x, y)
         if dt.kind in "cb":
             check_real(name, dt, x, y)
