@@ -47,7 +47,7 @@ def vjp_forward(parent, prim, args, params, in_avals, out_avals):
     if rule.fwd is not None:
         return rule.fwd(parent, prim, args, params, in_avals, out_avals)
     # the default forward part (see VJP): the operands it reads, then the outputs if it reads them
-    outs = parent.process(prim, args, params)
+    outs = parent.process(prim, args, params, out_avals)
     reads = rule.reads
     res = args if reads is None else [args[i] for i in reads] if reads else ()
     return outs, [*res, *outs] if rule.reads_ans else res

@@ -24,10 +24,12 @@ class BatchTracer(Tracer):
 
     __slots__ = ("val", "bdim")
 
-    def __init__(self, trace: "BatchTrace", val, bdim):
+    def __init__(self, trace: "BatchTrace", val, bdim, aval: ShapedArray | None = None):
         self._trace = trace
-        a = val.aval if isinstance(val, Tracer) else aval_of(val)
-        self.aval = a if bdim is None else ShapedArray(a.shape[:bdim] + a.shape[bdim + 1:], a.dtype)
+        if aval is None:  # one example's type: val's without the batch axis
+            a = val.aval if isinstance(val, Tracer) else aval_of(val)
+            aval = a if bdim is None else ShapedArray(a.shape[:bdim] + a.shape[bdim + 1:], a.dtype)
+        self.aval = aval
         self.val = val
         self.bdim = bdim
 
@@ -50,7 +52,7 @@ class BatchTrace(Trace):
             raise _leaked(x, prim)
         return BatchTracer(self, x, None)
 
-    def process(self, prim, args, params):
+    def process(self, prim, args, params, out_avals=None):
         vals, dims, batched = [], [], False
         for a in args:
             if isinstance(a, Tracer) and a._trace is self:
@@ -61,7 +63,7 @@ class BatchTrace(Trace):
                 vals.append(a)
                 dims.append(None)
         if not batched:
-            return self.parent.process(prim, vals, params)
+            return self.parent.process(prim, vals, params, out_avals)
         rule = prim.rules.get("batch")
         if rule is None:
             raise MissingRuleError(f"{prim.name} has no batching rule, so vmap cannot batch it (operands "
@@ -72,6 +74,8 @@ class BatchTrace(Trace):
             outs, out_dims = rule(vals, dims, **params)
         finally:
             leave(token)
+        if out_avals is not None:  # the caller's shape rule already found one example's output types
+            return [o if d is None else BatchTracer(self, o, d, a) for o, d, a in zip(outs, out_dims, out_avals)]
         return [o if d is None else BatchTracer(self, o, d) for o, d in zip(outs, out_dims)]
 
 

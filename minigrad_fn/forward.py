@@ -49,7 +49,7 @@ class JVPTrace(Trace):
             raise _leaked(x, prim)
         return JVPTracer(self, x, None)
 
-    def process(self, prim, args, params):
+    def process(self, prim, args, params, out_avals=None):
         primals, tangents, any_tangent = [], [], False
         for a in args:
             if isinstance(a, Tracer) and a._trace is self:
@@ -60,7 +60,7 @@ class JVPTrace(Trace):
                 primals.append(a)
                 tangents.append(None)
         if not any_tangent:  # nothing here is being differentiated
-            return self.parent.process(prim, primals, params)
+            return self.parent.process(prim, primals, params, out_avals)
         rule = prim.rules.get("jvp")
         if rule is None:
             raise MissingRuleError(

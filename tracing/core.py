@@ -88,7 +88,10 @@ class Trace:
         self.alive = True
         self.refused: MinigradError | None = None  # an error numpy swallowed (see `entered`)
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> list:
+    def process(self, prim: Primitive, args: tuple, params: dict, out_avals: list | None = None) -> list:
+        """The outputs of `prim` on `args` at this level. `out_avals`, when given, are the output types
+        the caller's shape rule found for operands of these same types (a transformation that records an
+        operation and has its parent compute it): a trace may use them rather than run the rule again."""
         raise NotImplementedError
 
     def lift(self, x: Any, prim: Primitive | None = None):
@@ -126,7 +129,7 @@ class EvalTrace(Trace):
     def lift(self, x, prim=None):
         return x
 
-    def process(self, prim: Primitive, args: tuple, params: dict) -> list:
+    def process(self, prim: Primitive, args: tuple, params: dict, out_avals: list | None = None) -> list:
         for a in args:
             if isinstance(a, Tracer):
                 raise _leaked(a, prim)
@@ -270,20 +273,21 @@ class JaxprTrace(Trace):
         return var
 
     # -- operations --------------------------------------------------------------------------------
-    def process(self, prim: Primitive, args: tuple, params: dict) -> list:
+    def process(self, prim: Primitive, args: tuple, params: dict, out_avals: list | None = None) -> list:
         if not self.record_all:
             for a in args:
                 if isinstance(a, Tracer) and a._trace is self:
                     break
             else:  # nothing here depends on this trace's inputs
-                return self.parent.process(prim, args, params)
+                return self.parent.process(prim, args, params, out_avals)
         invars = [a._var if isinstance(a, Tracer) and a._trace is self else self.lift(a, prim) for a in args]
         # The shape rule runs before anything is computed: errors come from it, at trace time, and the
         # recorded types are the rule's (numpy would silently promote mismatched dtypes).
         in_avals = [v.aval for v in invars]
-        out_avals = prim.shape_rule(*in_avals, **params)
-        if not prim.multiple_results:
-            out_avals = [out_avals]
+        if out_avals is None:
+            out_avals = prim.shape_rule(*in_avals, **params)
+            if not prim.multiple_results:
+                out_avals = [out_avals]
         if not self.with_values:
             return self.emit(prim, invars, out_avals, params, [NOVAL] * len(out_avals))
         # parent-level values: a tracer's own, a literal's, or the lifted value itself
@@ -293,7 +297,7 @@ class JaxprTrace(Trace):
         if parent is ROOT:
             src = None
             if self.forward is None:
-                outs = parent.process(prim, vals, params)
+                outs = parent.process(prim, vals, params, out_avals)
             else:
                 outs, kept = self.forward(parent, prim, vals, params, in_avals, out_avals)
                 self.kept.append(kept)
@@ -302,7 +306,7 @@ class JaxprTrace(Trace):
             token = _emitting_for.set(src)
             try:
                 if self.forward is None:
-                    outs = parent.process(prim, vals, params)
+                    outs = parent.process(prim, vals, params, out_avals)
                 else:
                     outs, kept = self.forward(parent, prim, vals, params, in_avals, out_avals)
                     self.kept.append(kept)
