@@ -157,6 +157,7 @@ def emitting_on_behalf_of(eqn) -> Iterator[None]:
         _emitting_for.reset(token)
 
 
+_TRANSPOSED: dict = {}  # name stack -> the same plus "transpose" (one tuple per stack, not per equation)
 _last_behalf: tuple = (None, None)  # (forward equation, the source its backward equations get)
 
 
@@ -165,7 +166,12 @@ def _on_behalf_of(eqn) -> SourceInfo:
     last_eqn, src = _last_behalf
     if last_eqn is not eqn:  # made once per forward equation, and only when something records
         s = eqn.source
-        src = SourceInfo(s.code, s.line, s.name_stack + ("transpose",), s.calls, eqn)
+        stack = _TRANSPOSED.get(s.name_stack)
+        if stack is None:
+            if len(_TRANSPOSED) > 4096:  # bounded, whatever names the scopes take
+                _TRANSPOSED.clear()
+            stack = _TRANSPOSED[s.name_stack] = s.name_stack + ("transpose",)
+        src = SourceInfo(s.code, s.line, stack, s.calls, eqn)
         _last_behalf = (eqn, src)
     return src
 

@@ -108,6 +108,8 @@ def as_array(x: Any, dtype: np.dtype | None = None):
     """A tracer or numpy array (never a list or Python scalar), cast to dtype when given. Complex values are
     refused (not supported yet), and so is a Python int out of dtype's range (numpy refuses it too)."""
     if isinstance(x, Tracer):
+        if x.aval.dtype is dtype and dtype.kind != "c":  # the common case: nothing to cast or refuse
+            return x
         if x.aval.dtype.kind == "c" or (dtype is not None and np.dtype(dtype).kind == "c"):
             to = "" if dtype is None else f" to {np.dtype(dtype).name}"
             raise complex_error(_caller("astype" if dtype is not None else "an operation"), x.aval.dtype.name + to)
