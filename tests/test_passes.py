@@ -143,3 +143,43 @@ def test_tracing_runs_with_the_garbage_collector_paused_and_restores_it():
         assert not gc.isenabled()  # a user's choice is left alone
     finally:
         gc.enable()
+
+
+def test_typecheck_errors_name_the_place_the_variable_and_the_types():
+    """Each of typecheck's refusals says where (constvars, invars, which equation, which body), what (the
+    variable or both lists of types) and what to do (the hint), so a hand-built program can be fixed."""
+    from tracing import Eqn, Jaxpr, ShapedArray, Var
+    from tracing.errors import JaxprTypeError
+
+    def refusal(jaxpr):
+        with pytest.raises(JaxprTypeError) as info:
+            mg.typecheck(jaxpr)
+        assert "define each variable once" in info.value.hint  # what a valid program is
+        return info.value.raw_message
+
+    j = mg.make_jaxpr(lambda x: mnp.sin(x))(np.ones(3)).jaxpr
+    x, sin_eqn = j.invars[0], j.eqns[0]
+    assert refusal(Jaxpr([], [x, x], j.outvars, j.eqns)) == f"invars: variable {x} is defined twice"
+    assert refusal(Jaxpr([x], [x], j.outvars, j.eqns)) == f"invars: variable {x} is defined twice"
+    assert refusal(Jaxpr([x, x], [], j.outvars, j.eqns)) == f"constvars: variable {x} is defined twice"
+    again = Eqn(sin_eqn.prim, sin_eqn.invars, [x], sin_eqn.params, sin_eqn.source)
+    assert refusal(Jaxpr([], [x], [x], [again])).endswith(f": variable {x} is defined twice")
+    assert refusal(Jaxpr([], [x], [x], [again])).startswith("equation 0 (sin")
+    wrong = Eqn(sin_eqn.prim, sin_eqn.invars, [Var(ShapedArray((3,), np.dtype(np.float32)))], sin_eqn.params,
+                sin_eqn.source)
+    msg = refusal(Jaxpr([], [x], wrong.outvars, [wrong]))
+    assert msg.startswith("equation 0 (sin")
+    assert msg.endswith("outputs are ['f32[3]'] but the shape rule gives ['f64[3]']")
+    assert refusal(Jaxpr([], [], j.outvars, j.eqns)).endswith("reads a variable f64[3] before it is defined")
+    assert refusal(Jaxpr([], [x], [Var(x.aval)], [])) == "output f64[3] is never defined"
+    # a body's refusal names the equation holding it and the parameter
+    call = mg.make_jaxpr(mg.jit(lambda x: mnp.sin(x)))(np.ones(3)).jaxpr
+    outer = call.eqns[0]
+    body = outer.params["jaxpr"]
+    body = body.jaxpr if hasattr(body, "jaxpr") else body
+    broken = Jaxpr(body.constvars, body.invars, [Var(body.outvars[0].aval)], body.eqns)
+    params = dict(outer.params, jaxpr=broken if not hasattr(outer.params["jaxpr"], "jaxpr")
+                  else type(outer.params["jaxpr"])(broken, outer.params["jaxpr"].consts))
+    nested = Eqn(outer.prim, outer.invars, outer.outvars, params, outer.source)
+    msg = refusal(Jaxpr(call.constvars, call.invars, call.outvars, [nested]))
+    assert msg.startswith("equation 0 (") and ", in its jaxpr: output f64[3] is never defined" in msg
