@@ -287,9 +287,12 @@ def _static_positions_and_names(fun, argnums: tuple, argnames: tuple) -> tuple[t
         return argnums, argnames
     either = inspect.Parameter.POSITIONAL_OR_KEYWORD
     if argnums:
+        # a negative argnum counts from the end of the signature (without *args), not of each call's
+        # positional arguments: f(n, x) with static_argnums=-2 keeps n static in f(2, x=x) too
         n = len(params) if all(p.kind != p.VAR_POSITIONAL for p in params) else None
         wanted = {i if i >= 0 or n is None else i + n for i in argnums}
-        return argnums, tuple(p.name for i, p in enumerate(params) if p.kind == either and i in wanted)
+        names = tuple(p.name for i, p in enumerate(params) if p.kind == either and i in wanted)
+        return (argnums if n is None else tuple(sorted(wanted))), names
     return tuple(i for i, p in enumerate(params) if p.kind == either and p.name in argnames), argnames
 
 

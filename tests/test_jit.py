@@ -120,6 +120,28 @@ def test_static_argnames_and_decorator_form():
     assert norm.cache_info().misses == 2
 
 
+def test_static_argnums_hold_by_keyword_from_either_end_and_partials_are_named():
+    """static_argnums=0 (or its negative twin) keeps the first parameter static when it is passed by
+    keyword too, as jax.jit does; a callable without __name__ (functools.partial) is named by its type."""
+    import functools
+
+    def power_sum(n, x):
+        acc = x
+        for _ in range(n - 1):  # Python control flow on n: n must be static
+            acc = acc * x
+        return mnp.sum(acc)
+    x = np.array([1.0, 2.0])
+    for argnums in (0, -2):
+        jf = mg.jit(power_sum, static_argnums=argnums)
+        assert float(jf(3, x)) == 9.0
+        assert float(jf(n=3, x=x)) == 9.0
+        assert float(jf(2, x=x)) == 5.0
+    scaled = mg.jit(functools.partial(lambda s, x: s * x, 2.0))
+    np.testing.assert_array_equal(np.asarray(scaled(x)), 2 * x)
+    assert scaled.__name__ == "jit(partial)"
+    assert "partial" in str(mg.make_jaxpr(scaled)(x))
+
+
 def test_unhashable_static_argument_is_refused():
     jf = mg.jit(lambda x, shape: mnp.reshape(x, shape), static_argnums=1)
     with pytest.raises(mg.ArgumentError, match=r"static argument #1 .* list, which is unhashable") as e:

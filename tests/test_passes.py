@@ -105,6 +105,30 @@ def test_folding_of_recorded_constant_equations():
     assert names(opt) == ["broadcast_in_dim", "mul"] and not opt.consts
 
 
+def test_folding_leaves_an_equation_whose_implementation_fails_on_its_constants():
+    """Constant folding runs the implementation; when it raises (a value it refuses), the equation stays in
+    the program, which raises when run, as the unoptimised one does; optimising never fails."""
+    from tracing import ClosedJaxpr, Eqn, Jaxpr, Primitive, ShapedArray, Var
+    from minigrad_fn.primitives import elementwise as E
+
+    def impl(a):
+        if np.any(a < 0):
+            raise ValueError("refuses negative values")
+        return np.sqrt(a)
+    picky = Primitive("picky_sqrt", shape_rule=lambda a: a, impl=impl)
+    f64 = np.dtype(np.float64)
+    for shape in [(), (3,)]:
+        c, x = Var(ShapedArray(shape, f64)), Var(ShapedArray(shape, f64))
+        r, y = Var(ShapedArray(shape, f64)), Var(ShapedArray(shape, f64))
+        jaxpr = Jaxpr([c], [x], [y], [Eqn(picky, [c], [r], {}), Eqn(E.add_p, [x, r], [y], {})])
+        opt = optimize(ClosedJaxpr(jaxpr, [-np.ones(shape)]))
+        assert names(opt) == ["picky_sqrt", "add"]
+        with pytest.raises(mg.MinigradError, match="refuses negative"):
+            mg.eval_jaxpr(opt.jaxpr, opt.consts, [np.ones(shape)])
+        opt = optimize(ClosedJaxpr(jaxpr, [4 * np.ones(shape)]))  # the same program folds where it can
+        assert names(opt) == ["add"]
+
+
 def test_grad_of_the_lecture_net_is_no_bigger_than_jaxs():
     from minigrad_fn import demo
     args = (R.standard_normal((10, 5)), R.standard_normal((5, 3)), R.standard_normal((4, 10)),
