@@ -109,6 +109,24 @@ def test_cache_keys():
     assert len(calls) == 6
 
 
+def test_python_numbers_share_an_entry_by_type():
+    """Python numbers are traced as 0-d arrays (float64, int64, bool): calls with other numbers of the same
+    type reuse the compiled program, as calls with other arrays of one shape do."""
+    calls = []
+
+    def f(x, s):
+        calls.append(1)
+        return x * s
+
+    jf = mg.jit(f)
+    x = np.ones(2)
+    assert float(jf(x, 2.0)[0]) == 2.0 and float(jf(x, 3.0)[0]) == 3.0
+    assert float(jf(2.0, 3.0)) == 6.0 and float(jf(4.0, 0.5)) == 2.0
+    assert len(calls) == 2 and jf.cache_info() == JitCacheInfo(hits=2, misses=2, size=2)
+    jf(x, 3)  # an int is another type: another entry
+    assert len(calls) == 3
+
+
 def test_static_argnames_and_decorator_form():
     @mg.jit(static_argnames="axis")
     def norm(x, axis):
