@@ -1700,3 +1700,34 @@ def test_outputs_without_a_derivative_do_not_stop_the_backward_pass(picks):
     (got,) = mg.vjp(ours, x)[1](cts)
     (want,) = jax.vjp(theirs, x)[1](cts)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# 7j. The VJP split of a jitted body (grad(jit(f))): the residuals it keeps are not its inputs (those are
+#     passed again), an output that is a constant takes a cotangent like any other, and an input nothing
+#     reaches gets zeros of its own dtype, through jit and without it.
+
+def test_vjp_split_keeps_no_input_as_a_residual():
+    from minigrad_fn.autodiff import VJPSplit
+    split = VJPSplit(mg.make_jaxpr(lambda x: mnp.sin(x) + mnp.cos(x))(np.ones(3)).jaxpr)
+    assert split.res_avals == []  # sin's and cos's rules read x: the input itself, passed again
+
+
+def test_vjp_of_a_jitted_function_with_a_constant_output():
+    f = mg.jit(lambda x: (mnp.sin(x), 3.0))
+    x = np.array([0.2, 1.1])
+    (out, const), vjp_fn = mg.vjp(f, x)
+    assert float(const) == 3.0
+    (g,) = vjp_fn((np.ones(2), 5.0))
+    np.testing.assert_allclose(g, np.cos(x), rtol=1e-15)
+
+
+@pytest.mark.parametrize("jitted", [False, True])
+def test_gradient_of_an_input_nothing_reaches_is_zeros_of_its_dtype(jitted):
+    def f(x, y):
+        return mnp.sum(x * x)
+    f = mg.jit(f) if jitted else f
+    x, y = np.ones(3, np.float32), np.ones((2, 2), np.float32)
+    gx, gy = mg.grad(f, argnums=(0, 1))(x, y)
+    assert gx.dtype == np.float32 and gy.dtype == np.float32 and gy.shape == (2, 2)
+    np.testing.assert_array_equal(gy, np.zeros((2, 2), np.float32))
