@@ -393,7 +393,7 @@ class Jitted:
         if self.backend == "numpy":
             run = _numpy_runner(body, consts)
         else:
-            options = self._jit_options(args, static, len(leaves), out_tree, tree)
+            options = self._jit_options(args, static, len(leaves), out_tree)
             run = _xla_runner(body, consts, _name(self.fun), **options)
         return _Entry(body, consts, out_tree, run)
 
@@ -401,7 +401,7 @@ class Jitted:
         return leaf_names(self.fun, args, [i for i in range(len(args)) if i not in static],
                           {k: v for k, v in kwargs.items() if k not in self.static_argnames})
 
-    def _jit_options(self, args, static, n_leaves, out_tree, tree) -> dict:
+    def _jit_options(self, args, static, n_leaves, out_tree) -> dict:
         """jax.jit's options for the flat program: donation and shardings, per leaf."""
         jax = _jax()
         options: dict = {}

@@ -1532,6 +1532,18 @@ def test_vjp_and_grad_errors_name_the_transform_and_the_function(transform):
         assert e.value.raw_message.startswith(f"{transform}({fun.__name__}): {what}"), e.value.raw_message
 
 
+def test_jits_errors_name_the_function_and_the_leaf():
+    def text(x):
+        return {"y": x, "label": "out"}
+
+    with pytest.raises(mg.ArgumentError) as e:
+        mg.jit(text)(np.ones(2))
+    assert e.value.raw_message.startswith("output of jit(text): ") and "is a str, not an array" in e.value.raw_message
+    with pytest.raises(mg.ArgumentError) as e:
+        mg.jit(lambda x: x)("abc")
+    assert e.value.raw_message.startswith("jit(<lambda>): ") and "is a str, not an array" in e.value.raw_message
+
+
 # ---------------------------------------------------------------------------------------------
 # 7d. jit's backward programs are cached: one per pattern (wanted inputs, outputs with a cotangent),
 #     reused by every later gradient (so XLA compiles each once), never shared between patterns
