@@ -1743,3 +1743,45 @@ def test_gradient_of_an_input_nothing_reaches_is_zeros_of_its_dtype(jitted):
     gx, gy = mg.grad(f, argnums=(0, 1))(x, y)
     assert gx.dtype == np.float32 and gy.dtype == np.float32 and gy.shape == (2, 2)
     np.testing.assert_array_equal(gy, np.zeros((2, 2), np.float32))
+
+
+# ---------------------------------------------------------------------------------------------
+# 7k. What the caller gives and gets: a cotangent of another float dtype (or a Python number) is taken in
+#     the output's dtype; arguments left out of argnums may be anything (a mode string); results a rule
+#     made as read-only views (a broadcast) are handed back writable.
+
+def test_cotangents_are_taken_in_the_outputs_dtype():
+    x = np.random.default_rng(0).standard_normal(64).astype(np.float32)
+    _, vjp_fn = mg.vjp(lambda x: mnp.sin(x) * x, x)
+    (want,) = vjp_fn(np.ones(64, np.float32))
+    np.testing.assert_allclose(want, np.cos(x) * x + np.sin(x), rtol=1e-6)
+    for ct in (np.ones(64), np.ones(64, np.float16)):
+        (g,) = vjp_fn(ct)
+        assert g.dtype == np.float32
+        np.testing.assert_array_equal(g, want)  # computed in float32, as with a float32 cotangent
+    _, vjp_fn = mg.vjp(lambda x: mnp.sum(mnp.sin(x)), x)
+    (g,) = vjp_fn(2.0)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, 2 * np.cos(x), rtol=1e-6)
+
+
+def test_arguments_outside_argnums_may_be_anything():
+    def loss(x, mode, scale=1.0):
+        return (mnp.sum(x) if mode == "sum" else mnp.max(x)) * scale
+    x = np.array([1.0, 3.0, 2.0])
+    np.testing.assert_array_equal(mg.grad(loss)(x, "sum"), np.ones(3))
+    np.testing.assert_array_equal(mg.grad(loss)(x, "max"), [0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(mg.grad(loss, argnums=2)(x, "max", 2.0), 3.0)
+    with pytest.raises(mg.ArgumentError, match="mode"):
+        mg.grad(loss, argnums=1)(x, "max")
+
+
+def test_results_are_writable_even_where_a_rule_made_a_view():
+    for reduce in (mnp.sum, mnp.mean):  # their rules broadcast the cotangent: mean's is a read-only view
+        g = mg.grad(lambda x: reduce(x))(np.ones(3))
+        g[0] = 5.0
+    out, vjp_fn = mg.vjp(lambda x: mnp.broadcast_to(x, (2, 3)), np.ones(3))
+    out[0, 0] = 7.0
+    (gx,) = vjp_fn(np.ones((2, 3)))
+    gx[1] = 4.0
+    assert out.flags.writeable and gx.flags.writeable
