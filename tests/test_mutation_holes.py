@@ -1724,6 +1724,12 @@ def test_vjp_split_keeps_no_input_as_a_residual():
     split = VJPSplit(mg.make_jaxpr(lambda x: mnp.sin(x) + mnp.cos(x))(np.ones(3)).jaxpr)
     assert split.res_avals == []  # sin's and cos's rules read x: the input itself, passed again
 
+    def square_of_sin(x):
+        y = mnp.sin(x)
+        return y * y  # mul's rule reads y twice: one residual
+    split = VJPSplit(mg.make_jaxpr(square_of_sin)(np.ones(3)).jaxpr)
+    assert len(split.res_avals) == 1
+
 
 def test_vjp_of_a_jitted_function_with_a_constant_output():
     f = mg.jit(lambda x: (mnp.sin(x), 3.0))
@@ -1785,3 +1791,14 @@ def test_results_are_writable_even_where_a_rule_made_a_view():
     (gx,) = vjp_fn(np.ones((2, 3)))
     gx[1] = 4.0
     assert out.flags.writeable and gx.flags.writeable
+
+
+def test_a_residual_shared_by_equations_is_snapshotted_once():
+    """vjp copies each residual that is the caller's memory once, however many equations keep it."""
+    from minigrad_fn.autodiff import _snapshot, memory_ids
+    a, b = np.ones(3), np.zeros(2)
+    kept, held = _snapshot([[a, b], (a,), None, {"k": a[1:]}], memory_ids([a]))
+    (a1, b1), (a2,), _, d = kept
+    assert a1 is a2 and a1 is not a and b1 is b  # one copy of a; b is not the caller's
+    np.testing.assert_array_equal(d["k"], a[1:])
+    assert id(a1) in held and id(b1) in held
