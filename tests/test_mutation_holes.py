@@ -1802,3 +1802,58 @@ def test_a_residual_shared_by_equations_is_snapshotted_once():
     assert a1 is a2 and a1 is not a and b1 is b  # one copy of a; b is not the caller's
     np.testing.assert_array_equal(d["k"], a[1:])
     assert id(a1) in held and id(b1) in held
+
+
+# ---------------------------------------------------------------------------------------------
+# 7l. When the numpy backend's straight-line program fails, the interpreter reruns the program for its
+#     error: with the constants and the inputs each in their place (a program that closes over arrays).
+#     And a custom VJP's backward part that answers in float64 for a float32 input still gives a float32
+#     gradient.
+
+def test_numpy_backend_errors_name_the_operation_when_the_program_has_constants():
+    c = np.arange(4.0)
+    f = mg.jit(lambda x, i: (x + c[:3] * x)[i], backend="numpy")
+    assert float(f(np.ones(3), 2)) == 3.0
+    with pytest.raises(mg.MinigradError, match="index 5 is out of bounds for axis 0 with size 3"):
+        f(np.ones(3), 5)
+
+
+def test_a_custom_backward_in_float64_gives_a_float32_gradient():
+    @mg.custom_vjp
+    def f(x):
+        return mnp.sin(x)
+    f.defvjp(lambda x: (mnp.sin(x), x), lambda x, g: (np.cos(np.asarray(x, np.float64)) * np.asarray(g, np.float64),))
+    x = np.linspace(0.1, 1.0, 5).astype(np.float32)
+    g = mg.grad(lambda x: mnp.sum(f(x)))(x)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, np.cos(x), rtol=1e-6)
+
+
+def test_straight_line_runs_calls_of_one_and_many_results_and_reruns_for_errors(monkeypatch):
+    """The straight-line executor unpacks the results of multiple-result primitives (a nested jit of two
+    outputs, and of one) itself, without falling back on the interpreter; and when an implementation
+    fails with a plain exception, the interpreter's rerun (which names the operation) gets the program's
+    constants and inputs each in their place."""
+    import tracing
+    import tracing.interpreter as interp
+    inner2 = mg.jit(lambda y: (mnp.sin(y), y * 2.0))
+    inner1 = mg.jit(lambda y: (y + 1.0,))
+    c = np.arange(1.0, 4.0)
+    j = mg.make_jaxpr(lambda x: inner2(x)[0] + inner1(x)[0] * c + inner2(x)[1])(np.ones(3))
+    assert len(j.consts) >= 1 and any(e.prim.multiple_results for e in j.eqns)
+    run = tracing.straight_line(j.jaxpr)
+    x = np.array([0.5, 1.0, 2.0])
+    with monkeypatch.context() as m:
+        m.setattr(interp, "eval_jaxpr", None)  # no fallback: the generated program computes it all
+        np.testing.assert_allclose(run(*j.consts, x)[0], np.sin(x) + (x + 1.0) * c + 2 * x)
+
+    def impl(a):
+        if np.any(a < 0):
+            raise ValueError("refuses negative values")
+        return np.sqrt(a)
+    picky = tracing.Primitive("picky_sqrt", shape_rule=lambda a: a, impl=impl)
+    j = mg.make_jaxpr(lambda x: picky.bind(x * c))(np.ones(3))
+    run = tracing.straight_line(j.jaxpr)
+    np.testing.assert_allclose(run(*j.consts, x)[0], np.sqrt(x * c))
+    with pytest.raises(mg.MinigradError, match="picky_sqrt failed on operands .*refuses negative values"):
+        run(*j.consts, -x)
