@@ -1857,3 +1857,30 @@ def test_straight_line_runs_calls_of_one_and_many_results_and_reruns_for_errors(
     np.testing.assert_allclose(run(*j.consts, x)[0], np.sqrt(x * c))
     with pytest.raises(mg.MinigradError, match="picky_sqrt failed on operands .*refuses negative values"):
         run(*j.consts, -x)
+
+
+# ---------------------------------------------------------------------------------------------
+# 7m. Inside a jitted body, a nested call's unused outputs are pruned (the body's DCE uses the call's rule,
+#     as the top level's does); grad names a callable without __name__ (a functools.partial) by its type.
+
+def test_a_nested_calls_unused_outputs_are_pruned_inside_a_jitted_body():
+    two = mg.jit(lambda x: (mnp.sin(x), mnp.cos(x) * 2.0))
+    j = mg.make_jaxpr(mg.jit(lambda x: two(x)[0] * 3.0))(np.ones(3))
+    body = j.eqns[0].params["jaxpr"]
+    body = getattr(body, "jaxpr", body)
+    (inner,) = [e for e in body.eqns if e.prim.name == "jit"]
+    inner_body = getattr(inner.params["jaxpr"], "jaxpr", inner.params["jaxpr"])
+    assert len(inner.outvars) == 1 and [e.prim.name for e in inner_body.eqns] == ["sin"]
+
+
+def test_transforms_of_a_partial_are_named_by_its_type():
+    import functools
+    f = functools.partial(lambda s, x: mnp.sum(mnp.sin(x) * s), 2.0)
+    g = mg.grad(f)
+    assert g.__name__ == "grad(partial)"
+    x = np.array([0.1, 0.7])
+    np.testing.assert_allclose(g(x), 2.0 * np.cos(x))
+    (v, gv) = mg.value_and_grad(f)(x)
+    np.testing.assert_allclose(gv, 2.0 * np.cos(x))
+    with pytest.raises(mg.ArgumentError, match=r"^grad\(partial\): "):
+        g("abc")
