@@ -188,7 +188,9 @@ def test_typecheck_errors_name_the_place_the_variable_and_the_types():
     assert refusal(Jaxpr([x, x], [], j.outvars, j.eqns)) == f"constvars: variable {x} is defined twice"
     again = Eqn(sin_eqn.prim, sin_eqn.invars, [x], sin_eqn.params, sin_eqn.source)
     assert refusal(Jaxpr([], [x], [x], [again])).endswith(f": variable {x} is defined twice")
-    assert refusal(Jaxpr([], [x], [x], [again])).startswith("equation 0 (sin")
+    assert refusal(Jaxpr([], [x], [x], [again])).startswith(f"equation 0 (sin at {__name__.split('.')[-1]}.py:")
+    bare = Eqn(sin_eqn.prim, sin_eqn.invars, [x], sin_eqn.params)  # made by hand: no source
+    assert refusal(Jaxpr([], [x], [x], [bare])) == f"equation 0 (sin): variable {x} is defined twice"
     wrong = Eqn(sin_eqn.prim, sin_eqn.invars, [Var(ShapedArray((3,), np.dtype(np.float32)))], sin_eqn.params,
                 sin_eqn.source)
     msg = refusal(Jaxpr([], [x], wrong.outvars, [wrong]))
