@@ -14,7 +14,13 @@
    inside nested programs of every form, errors naming vjp/grad and the function, and jit's backward
    programs cached per pattern, every program of a jitted function run on the backend asked for,
    transformed functions' names and __wrapped__, CSE keys of namedtuple parameters, and which values may
-   become Python numbers under grad.
+   become Python numbers under grad; and from its resumed run (a random sample of the rest): jit's VJP
+   split (no input kept as a residual, each residual once, constant outputs, zeros of the input's dtype),
+   cotangents taken in the output's dtype, arguments outside argnums of any type, writable results, one
+   snapshot per shared residual, the straight-line executor's multiple-result calls and its rerun, custom
+   backward parts in another dtype, nested calls pruned in bodies, partials' names (typecheck's messages,
+   static_argnums by keyword and constant folding of a failing implementation are tested beside their
+   modules, in test_passes.py and test_jit.py).
 
 Everything is checked against numpy, or against JAX in float64 (conftest enables x64).
 
@@ -26,7 +32,11 @@ looking up the cache for arguments that are not arrays (tracing raises before an
 `with_values=None` in _trace_backward (tested for truth only); `np.array(c)` without `copy=True` in
 jit's _snapshot (a copy all the same) and its read-only flag (nothing in the library writes to a kept
 constant; the copy is what protects it from the caller); `prim=None` passed to a custom VJP forward
-part (every custom `fwd` knows its own primitive).
+part (every custom `fwd` knows its own primitive). In the resumed run: caches looked up or stored under
+another key (last_uses, an unfolded constant's value: recomputed, same result), `False`/default arguments
+replaced by `None`, tag strings only compared with keys the same function makes, `repr` instead of
+`tobytes` for a literal's key (a 0-d array's repr round-trips), and an array owner of None (every result
+copied: memory and time only).
 """
 from __future__ import annotations
 
