@@ -1894,3 +1894,33 @@ def test_transforms_of_a_partial_are_named_by_its_type():
     np.testing.assert_allclose(gv, 2.0 * np.cos(x))
     with pytest.raises(mg.ArgumentError, match=r"^grad\(partial\): "):
         g("abc")
+
+
+# ---------------------------------------------------------------------------------------------
+# 7n. vjp_fn's refusal of a cotangent of another structure says so; static_argnums of a function with
+#     *args count from the end of each call's positional arguments; debug_nans reruns a jitted program op
+#     by op on the backend it ran on (XLA clamps an index numpy would refuse).
+
+def test_vjp_fn_names_a_cotangent_of_another_structure():
+    _, vjp_fn = mg.vjp(lambda x: (mnp.sin(x), x * 2.0), np.ones(2))
+    with pytest.raises(mg.ArgumentError, match="cotangent's structure .* differs from the output's"):
+        vjp_fn(np.ones(2))
+
+
+def test_static_argnums_of_a_function_with_star_args_count_per_call():
+    def f(x, *rest):
+        flag = rest[-1]  # the last positional argument: a Python string, static
+        return x * (2.0 if flag == "double" else 1.0) + sum(rest[:-1])
+    jf = mg.jit(f, static_argnums=-1)
+    assert float(jf(1.5, "double")) == 3.0
+    assert float(jf(1.5, 1.0, "double")) == 4.0
+    assert float(jf(1.5, 1.0, 2.0, "single")) == 4.5
+
+
+def test_debug_nans_reruns_a_jitted_program_on_its_own_backend():
+    f = mg.jit(lambda x, i: mnp.log(x[i]))
+    x = np.array([1.0, 2.0, -3.0])
+    assert np.isnan(f(x, 5))  # XLA clamps the index to 2
+    with mg.debug_nans(True):
+        with pytest.raises(mg.MinigradError, match="`log` made NaN"):
+            f(x, 5)
