@@ -1924,3 +1924,11 @@ def test_debug_nans_reruns_a_jitted_program_on_its_own_backend():
     with mg.debug_nans(True):
         with pytest.raises(mg.MinigradError, match="`log` made NaN"):
             f(x, 5)
+
+
+def test_argnums_naming_an_argument_twice_names_that_argument():
+    f = lambda x, y, z: mnp.sum(x * y * z)  # noqa: E731
+    args = (np.ones(2), np.ones(2), np.ones(2))
+    for argnums, twice in [((0, 2, 2), 2), ((1, 0, -2), 1), ((2, 0, 1, 0), 0)]:
+        with pytest.raises(mg.ArgumentError, match=rf"argnums=\(.*\) names argument {twice} more than once"):
+            mg.grad(f, argnums=argnums)(*args)
