@@ -74,9 +74,9 @@ class BatchTrace(Trace):
             outs, out_dims = rule(vals, dims, **params)
         finally:
             leave(token)
-        if out_avals is not None:  # the caller's shape rule already found one example's output types
-            return [o if d is None else BatchTracer(self, o, d, a) for o, d, a in zip(outs, out_dims, out_avals)]
-        return [o if d is None else BatchTracer(self, o, d) for o, d in zip(outs, out_dims)]
+        # one example's output types: the caller's shape rule may already have found them
+        avals = out_avals if out_avals is not None else [None] * len(outs)
+        return [o if d is None else BatchTracer(self, o, d, a) for o, d, a in zip(outs, out_dims, avals)]
 
 
 def batch_flat(fun: Callable, args: list, dims: list, size: int) -> tuple[list, list]:
